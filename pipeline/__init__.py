@@ -1,0 +1,3 @@
+"""ClaimWatch: a livestream-commerce compliance monitor."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,54 @@
+"""The `claimwatch` command line. Each area adds its commands here; the logic lives in its module."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from pipeline import __version__
+from pipeline.config import Settings, load_settings
+from pipeline.errors import ClaimWatchError
+
+
+class _Group(click.Group):
+    """A group that prints ClaimWatch errors as one line and exits 2 instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClaimWatchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(2)
+
+
+def settings_of(ctx: click.Context) -> Settings:
+    """The settings, read once per invocation."""
+    root = ctx.find_root()
+    if root.obj is None:
+        root.obj = load_settings()
+    settings: Settings = root.obj
+    return settings
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="claimwatch")
+def main() -> None:
+    """ClaimWatch: monitor live-commerce streams for prohibited claims, missing qualifications
+    and off-ledger products.
+
+    Settings come from CLAIMWATCH_* environment variables and an optional TOML file
+    (CLAIMWATCH_CONFIG); the defaults need no servers.
+    """
+
+
+@main.command()
+def version() -> None:
+    """Print the ClaimWatch version."""
+    click.echo(f"claimwatch {__version__}")
+
+
+@main.group(name="eval")
+def eval_group() -> None:
+    """Evaluate the detector or the speech recogniser on labelled data."""

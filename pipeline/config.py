@@ -1,0 +1,117 @@
+"""One settings object for every part of ClaimWatch.
+
+Values come, highest priority first, from: keyword arguments, ``CLAIMWATCH_*`` environment
+variables, the TOML file named by ``CLAIMWATCH_CONFIG`` (or ``./claimwatch.toml`` when present),
+and the defaults below. The defaults need no servers: an embedded warehouse (chdb) under
+``data_dir`` and an embedded broker (tansu) started on demand.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from pipeline.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+CONFIG_ENV = "CLAIMWATCH_CONFIG"
+LOCAL_CONFIG = Path("claimwatch.toml")
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "claimwatch"
+
+
+class Settings(BaseSettings):
+    """ClaimWatch settings. Every field is documented in docs/configuration.md."""
+
+    model_config = SettingsConfigDict(env_prefix="CLAIMWATCH_", extra="forbid", frozen=True)
+
+    data_dir: Path = Field(default_factory=_default_data_dir, description="Where embedded state lives.")
+    timezone: str = Field("Asia/Shanghai", description="Time zone for display and for periods.")
+
+    # Warehouse
+    warehouse: Literal["embedded", "server"] = Field(
+        "embedded", description="`embedded` (chdb in data_dir) or `server` (clickhouse-server)."
+    )
+    clickhouse_host: str = Field("127.0.0.1", description="clickhouse-server host (native protocol).")
+    clickhouse_port: int = Field(9000, description="clickhouse-server native TCP port.")
+    clickhouse_user: str = Field("default", description="clickhouse-server user.")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="clickhouse-server password.")
+    clickhouse_database: str = Field("claimwatch", description="Database that holds ClaimWatch's tables.")
+    clickhouse_connect_timeout_s: float = Field(5.0, description="Connect timeout per attempt.")
+    warehouse_retries: int = Field(5, ge=0, description="Retries before a store is declared unavailable.")
+    warehouse_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles per retry.")
+    retention_days: int = Field(1095, ge=1095, description="How long evidence is kept (at least 3 years).")
+
+    # Broker
+    broker_url: str = Field(
+        "", description="Kafka bootstrap servers (`host:port,...`); empty starts the embedded broker."
+    )
+    topic_partitions: int = Field(8, ge=1, description="Partitions of the stream-keyed topics.")
+
+    # Speech
+    asr_model: str = Field("whisper-base", description="Manifest name, CTranslate2 directory or model name.")
+    asr_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Inference device.")
+    asr_compute_type: str = Field("auto", description="CTranslate2 compute type (auto: float16 on CUDA, int8 on CPU).")
+    asr_threads: int = Field(0, ge=0, description="CPU threads for inference (0: all cores).")
+
+    # Claims
+    lexicon_dir: Path = Field(PROJECT_ROOT / "lexicons", description="Directory of lexicon YAML files.")
+
+    @cached_property
+    def model_cache_dir(self) -> Path:
+        """Where assembled speech models are cached."""
+        return self.data_dir / "models"
+
+    @cached_property
+    def warehouse_dir(self) -> Path:
+        """Where the embedded warehouse keeps its data."""
+        return self.data_dir / "warehouse"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = _config_file()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return tuple(sources)
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get(CONFIG_ENV)
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_ENV}={named}: no such file")
+        return path
+    return LOCAL_CONFIG if LOCAL_CONFIG.is_file() else None
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from None

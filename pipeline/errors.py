@@ -1,0 +1,77 @@
+"""The errors ClaimWatch raises on purpose.
+
+    ClaimWatchError                 base of everything below; the CLI prints it and exits 2
+    ├── ConfigError                 a setting or config file is wrong
+    ├── RecordError                 one external record is malformed (names file, line, field)
+    ├── LexiconError                a lexicon file is malformed (names file, entry, reason)
+    ├── AudioError                  an audio source cannot be opened or decoded (names the source)
+    ├── ModelError                  a speech model cannot be found, assembled or verified
+    ├── ServiceError                a local service (broker, clickhouse-server) failed to start
+    └── WarehouseError              a warehouse operation failed
+        ├── WarehouseUnavailable    the store could not be reached after bounded retries
+        └── MigrationError          the schema cannot be brought to this release's version
+"""
+
+from __future__ import annotations
+
+
+class ClaimWatchError(Exception):
+    """Base class for the errors ClaimWatch raises on purpose."""
+
+
+class ConfigError(ClaimWatchError):
+    """A setting or configuration file is invalid."""
+
+
+class RecordError(ClaimWatchError):
+    """An external record is malformed.
+
+    ``field`` is a dotted path into the record (``qualifications[0].number``); ``source`` and
+    ``line`` say where the record came from when it came from a file.
+    """
+
+    def __init__(
+        self, reason: str, *, field: str | None = None, source: str | None = None, line: int | None = None
+    ) -> None:
+        self.reason = reason
+        self.field = field
+        self.source = source
+        self.line = line
+        super().__init__(self._message())
+
+    def _message(self) -> str:
+        where = ":".join(str(p) for p in (self.source, self.line) if p is not None)
+        what = f"field {self.field!r}: " if self.field else ""
+        return f"{where}: {what}{self.reason}" if where else f"{what}{self.reason}"
+
+    def at(self, *, source: str | None = None, line: int | None = None) -> RecordError:
+        """The same error located in a file and line."""
+        return RecordError(self.reason, field=self.field, source=source, line=line)
+
+
+class LexiconError(ClaimWatchError):
+    """A lexicon file is malformed."""
+
+
+class AudioError(ClaimWatchError):
+    """An audio source cannot be opened or decoded."""
+
+
+class ModelError(ClaimWatchError):
+    """A speech model cannot be found, assembled or verified."""
+
+
+class ServiceError(ClaimWatchError):
+    """A local service failed to start or stop."""
+
+
+class WarehouseError(ClaimWatchError):
+    """A warehouse operation failed."""
+
+
+class WarehouseUnavailable(WarehouseError):
+    """The warehouse could not be reached after bounded retries."""
+
+
+class MigrationError(WarehouseError):
+    """The warehouse schema cannot be brought to this release's version."""

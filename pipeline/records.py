@@ -1,0 +1,368 @@
+"""The records that flow between stages, and their one JSON encoding.
+
+Records are frozen dataclasses with unit-suffixed fields and timezone-aware datetimes. They know
+nothing of Kafka or ClickHouse: the same records serve the faust workers and `claimwatch analyze`.
+
+``encode(record)`` gives compact UTF-8 JSON; ``decode(cls, data)`` parses and validates it (or an
+already parsed mapping), raising :class:`RecordError` that names the bad field. Fields a record does
+not know are kept in ``extra`` and written back out, so nothing a producer sent is lost.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import dataclasses
+import json
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+
+from pipeline.errors import RecordError
+
+R = TypeVar("R")
+
+ListingEventKind = Literal["on_shelf", "explain", "off_shelf"]
+LedgerStatus = Literal["approved", "rejected", "pending"]
+Severity = Literal["low", "medium", "high"]
+ViolationKind = Literal["claim", "qualification", "ledger"]
+Source = Literal["speech", "listing"]
+Decision = Literal["confirm", "dismiss"]
+
+
+@dataclass(frozen=True, slots=True)
+class StreamInfo:
+    """A monitored live stream: who broadcasts it, for which MCN, since when."""
+
+    stream_id: str
+    anchor_id: str
+    mcn_id: str
+    started_at: datetime
+    source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of a stream's audio: 16-bit little-endian mono PCM from ``offset_s`` on."""
+
+    stream_id: str
+    seq: int
+    offset_s: float
+    sample_rate_hz: int
+    pcm: bytes
+    final: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return len(self.pcm) / 2 / self.sample_rate_hz
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriptSegment:
+    """A stretch of recognised speech, times in seconds from stream start."""
+
+    segment_id: str
+    stream_id: str
+    offset_s: float
+    end_offset_s: float
+    text: str
+    no_speech_prob: float = 0.0
+    avg_logprob: float = 0.0
+    low_confidence: bool = False
+    model: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Qualification:
+    """A licence, filing or certificate shown on a listing or held in a ledger row."""
+
+    type: str
+    number: str
+    valid_to: date | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ListingEvent:
+    """A product card event in a live room (DESIGN.md §3.3)."""
+
+    ts: datetime
+    stream_id: str
+    anchor_id: str
+    mcn_id: str
+    event: ListingEventKind
+    listing_id: str
+    title: str
+    brand: str
+    category: str
+    product_id: str | None = None
+    price: float | None = None
+    qualifications: tuple[Qualification, ...] = ()
+    selling_points: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One product row of an MCN's certified selection ledger (DESIGN.md §3.2)."""
+
+    product_id: str
+    mcn_id: str
+    product_name: str
+    brand: str
+    category: str
+    status: LedgerStatus
+    supplier: str = ""
+    reviewed_at: date | None = None
+    reviewer: str = ""
+    approved_claims: tuple[str, ...] = ()
+    qualifications: tuple[Qualification, ...] = ()
+    test_report: str = ""
+    test_report_date: date | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A claim found in a text; ``start``/``end`` are character offsets into that text."""
+
+    category: str
+    term: str
+    start: int
+    end: int
+    severity: Severity
+    rule_id: str
+    legal_basis: str
+    lexicon_version: str = ""
+    rewrite: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A compliance violation (DESIGN.md §3.4); ``event_id`` is deterministic."""
+
+    event_id: str
+    stream_id: str
+    anchor_id: str
+    mcn_id: str
+    kind: ViolationKind
+    category: str
+    severity: Severity
+    ts: datetime
+    offset_s: float
+    end_offset_s: float
+    source: Source
+    listing_id: str | None = None
+    product_id: str | None = None
+    text: str = ""
+    term: str = ""
+    rule_id: str = ""
+    legal_basis: str = ""
+    lexicon_version: str = ""
+    rewrite: str | None = None
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """A reviewer's decision on a violation."""
+
+    review_id: str
+    violation_id: str
+    reviewer: str
+    decision: Decision
+    reviewed_at: datetime
+    reason: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message a stage could not process, with the reason and its original bytes."""
+
+    topic: str
+    reason: str
+    payload: bytes
+    ts: datetime
+    key: bytes | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Encoding
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    """The JSON-ready mapping of a record; ``extra`` fields are merged back at the top level."""
+    out: dict[str, Any] = dict(getattr(record, "extra", {}))
+    for f in dataclasses.fields(record):
+        if f.name != "extra":
+            out[f.name] = _jsonable(getattr(record, f.name))
+    return out
+
+
+def encode(record: Any) -> bytes:
+    """Compact UTF-8 JSON of a record (the one encoding used on topics and in files)."""
+    return json.dumps(to_dict(record), ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return to_dict(value)
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return value
+
+
+def decode(cls: type[R], data: bytes | str | Mapping[str, Any]) -> R:
+    """Parse and validate a record; raises RecordError naming the bad field."""
+    if isinstance(data, bytes | str):
+        try:
+            data = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordError(f"not valid JSON ({exc})") from None
+    return typing.cast(R, _decode_dataclass(cls, data, ""))
+
+
+def _decode_dataclass(cls: type[Any], data: Any, path: str) -> Any:
+    if not isinstance(data, Mapping):
+        raise RecordError(f"expected an object, got {type(data).__name__}", field=path or None)
+    hints = _hints(cls)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "extra":
+            continue
+        where = f"{path}.{f.name}" if path else f.name
+        if f.name in data and not (data[f.name] is None and _is_optional(hints[f.name])):
+            values[f.name] = _convert(hints[f.name], data[f.name], where)
+        elif f.name in data:
+            values[f.name] = None
+        elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            raise RecordError("is required", field=where)
+    known = {f.name for f in dataclasses.fields(cls)}
+    extra = {k: v for k, v in data.items() if k not in known}
+    if "extra" in known:
+        values["extra"] = extra
+    return cls(**values)
+
+
+_HINTS: dict[type[Any], dict[str, Any]] = {}
+
+
+def _hints(cls: type[Any]) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def _is_optional(tp: Any) -> bool:
+    return get_origin(tp) in (Union, types.UnionType) and type(None) in get_args(tp)
+
+
+def _convert(tp: Any, value: Any, path: str) -> Any:  # noqa: PLR0911, PLR0912
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in get_args(tp):
+            return None
+        (inner,) = [a for a in get_args(tp) if a is not type(None)]
+        return _convert(inner, value, path)
+    if origin is Literal:
+        if value not in get_args(tp):
+            allowed = ", ".join(repr(a) for a in get_args(tp))
+            raise RecordError(f"{value!r} is not one of {allowed}", field=path)
+        return value
+    if origin is tuple:
+        if not isinstance(value, list | tuple):
+            raise RecordError(f"expected a list, got {type(value).__name__}", field=path)
+        (inner, _ellipsis) = get_args(tp)
+        return tuple(_convert(inner, v, f"{path}[{i}]") for i, v in enumerate(value))
+    if origin is Mapping or tp is Mapping:
+        if not isinstance(value, Mapping):
+            raise RecordError(f"expected an object, got {type(value).__name__}", field=path)
+        return dict(value)
+    if dataclasses.is_dataclass(tp):
+        return _decode_dataclass(typing.cast(type[Any], tp), value, path)
+    if tp is datetime:
+        return parse_datetime(value, path)
+    if tp is date:
+        return parse_date(value, path)
+    if tp is bytes:
+        return _parse_bytes(value, path)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise RecordError(f"expected a number, got {value!r}", field=path)
+        if value != value or value in (float("inf"), float("-inf")):
+            raise RecordError("must be a finite number", field=path)
+        return float(value)
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise RecordError(f"expected true or false, got {value!r}", field=path)
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise RecordError(f"expected an integer, got {value!r}", field=path)
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise RecordError(f"expected a string, got {type(value).__name__}", field=path)
+        return value
+    return value  # Any
+
+
+def parse_datetime(value: Any, path: str = "ts") -> datetime:
+    """An ISO 8601 time with a UTC offset (naive times are ambiguous and refused)."""
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise RecordError(f"{value!r} is not an ISO 8601 time", field=path) from None
+    else:
+        raise RecordError(f"expected an ISO 8601 time, got {type(value).__name__}", field=path)
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise RecordError(f"{value!r} has no UTC offset (write e.g. +08:00)", field=path)
+    return parsed
+
+
+def parse_date(value: Any, path: str) -> date:
+    """A calendar date written YYYY-MM-DD."""
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    if not isinstance(value, str):
+        raise RecordError(f"expected a date YYYY-MM-DD, got {type(value).__name__}", field=path)
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise RecordError(f"{value!r} is not a date YYYY-MM-DD", field=path) from None
+
+
+def _parse_bytes(value: Any, path: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if not isinstance(value, str):
+        raise RecordError("expected base64 text", field=path)
+    try:
+        return base64.b64decode(value, validate=True)
+    except ValueError:
+        raise RecordError("is not valid base64", field=path) from None
+
+
+def stable_id(*parts: object) -> str:
+    """A deterministic id from the parts that identify an event (same input, same id)."""
+    text = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
