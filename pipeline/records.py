@@ -141,6 +141,7 @@ class Claim:
     legal_basis: str
     lexicon_version: str = ""
     rewrite: str | None = None
+    requires: tuple[str, ...] = ()  # qualification types that make this claim lawful (efficacy)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
