@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from typing import Any
 
@@ -34,13 +35,24 @@ def settings_of(ctx: click.Context) -> Settings:
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="claimwatch")
-def main() -> None:
+@click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
+def main(verbose: int) -> None:
     """ClaimWatch: monitor live-commerce streams for prohibited claims, missing qualifications
     and off-ledger products.
 
     Settings come from CLAIMWATCH_* environment variables and an optional TOML file
     (CLAIMWATCH_CONFIG); the defaults need no servers.
     """
+    configure_logging(verbose)
+
+
+def configure_logging(verbose: int) -> None:
+    """Log to stderr; drivers' own connection tracebacks only when debugging."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 2:
+        for noisy in ("clickhouse_driver", "aiokafka", "kafka", "faust", "mode"):
+            logging.getLogger(noisy).setLevel(logging.CRITICAL if verbose == 0 else logging.ERROR)
 
 
 @main.command()
@@ -52,3 +64,9 @@ def version() -> None:
 @main.group(name="eval")
 def eval_group() -> None:
     """Evaluate the detector or the speech recogniser on labelled data."""
+
+
+# Each area's commands, registered last so their modules can import `settings_of` from here.
+from pipeline.warehouse.cli import db  # noqa: E402
+
+main.add_command(db)

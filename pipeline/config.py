@@ -64,7 +64,9 @@ class Settings(BaseSettings):
     # Speech
     asr_model: str = Field("whisper-base", description="Manifest name, CTranslate2 directory or model name.")
     asr_device: Literal["auto", "cpu", "cuda"] = Field("auto", description="Inference device.")
-    asr_compute_type: str = Field("auto", description="CTranslate2 compute type (auto: float16 on CUDA, int8 on CPU).")
+    asr_compute_type: str = Field(
+        "auto", description="CTranslate2 compute type (auto: float16 on CUDA, int8 on CPU)."
+    )
     asr_threads: int = Field(0, ge=0, description="CPU threads for inference (0: all cores).")
 
     # Claims

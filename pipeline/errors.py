@@ -1,15 +1,15 @@
 """The errors ClaimWatch raises on purpose.
 
-    ClaimWatchError                 base of everything below; the CLI prints it and exits 2
-    ├── ConfigError                 a setting or config file is wrong
-    ├── RecordError                 one external record is malformed (names file, line, field)
-    ├── LexiconError                a lexicon file is malformed (names file, entry, reason)
-    ├── AudioError                  an audio source cannot be opened or decoded (names the source)
-    ├── ModelError                  a speech model cannot be found, assembled or verified
-    ├── ServiceError                a local service (broker, clickhouse-server) failed to start
-    └── WarehouseError              a warehouse operation failed
-        ├── WarehouseUnavailable    the store could not be reached after bounded retries
-        └── MigrationError          the schema cannot be brought to this release's version
+ClaimWatchError                 base of everything below; the CLI prints it and exits 2
+├── ConfigError                 a setting or config file is wrong
+├── RecordError                 one external record is malformed (names file, line, field)
+├── LexiconError                a lexicon file is malformed (names file, entry, reason)
+├── AudioError                  an audio source cannot be opened or decoded (names the source)
+├── ModelError                  a speech model cannot be found, assembled or verified
+├── ServiceError                a local service (broker, clickhouse-server) failed to start
+└── WarehouseError              a warehouse operation failed
+    ├── WarehouseUnavailable    the store could not be reached after bounded retries
+    └── MigrationError          the schema cannot be brought to this release's version
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ not know are kept in ``extra`` and written back out, so nothing a producer sent 
 from __future__ import annotations
 
 import base64
-import hashlib
 import dataclasses
+import hashlib
 import json
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -306,7 +307,7 @@ def _convert(tp: Any, value: Any, path: str) -> Any:  # noqa: PLR0911, PLR0912
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise RecordError(f"expected a number, got {value!r}", field=path)
-        if value != value or value in (float("inf"), float("-inf")):
+        if not math.isfinite(value):
             raise RecordError("must be a finite number", field=path)
         return float(value)
     if tp is bool:

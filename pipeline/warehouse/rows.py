@@ -1,0 +1,119 @@
+"""Records as warehouse rows: one function per table, the only place that knows both shapes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.records import (
+    LedgerEntry,
+    ListingEvent,
+    Review,
+    StreamInfo,
+    TranscriptSegment,
+    Violation,
+    to_dict,
+)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def violation_row(v: Violation) -> dict[str, Any]:
+    row = {f: getattr(v, f) for f in _VIOLATION_COLUMNS}
+    row["evidence"] = _json(to_dict(v)["evidence"])
+    return row
+
+
+_VIOLATION_COLUMNS = [f for f in Violation.__dataclass_fields__ if f not in ("evidence", "extra")]
+
+
+def transcript_row(seg: TranscriptSegment, stream: StreamInfo) -> dict[str, Any]:
+    return {
+        "segment_id": seg.segment_id,
+        "stream_id": seg.stream_id,
+        "anchor_id": stream.anchor_id,
+        "mcn_id": stream.mcn_id,
+        "ts": stream.started_at + timedelta(seconds=seg.offset_s),
+        "offset_s": seg.offset_s,
+        "end_offset_s": seg.end_offset_s,
+        "text": seg.text,
+        "no_speech_prob": seg.no_speech_prob,
+        "avg_logprob": seg.avg_logprob,
+        "low_confidence": seg.low_confidence,
+        "model": seg.model,
+    }
+
+
+def listing_row(event: ListingEvent, event_id: str) -> dict[str, Any]:
+    snapshot = to_dict(event)
+    return {
+        "event_id": event_id,
+        "ts": event.ts,
+        "stream_id": event.stream_id,
+        "anchor_id": event.anchor_id,
+        "mcn_id": event.mcn_id,
+        "event": event.event,
+        "listing_id": event.listing_id,
+        "product_id": event.product_id,
+        "title": event.title,
+        "brand": event.brand,
+        "category": event.category,
+        "price": event.price,
+        "qualifications": _json(snapshot["qualifications"]),
+        "selling_points": event.selling_points or "",
+        "raw": _json(snapshot),
+    }
+
+
+def ledger_row(entry: LedgerEntry, *, imported_at: datetime, import_id: str) -> dict[str, Any]:
+    snapshot = to_dict(entry)
+    return {
+        "mcn_id": entry.mcn_id,
+        "product_id": entry.product_id,
+        "imported_at": imported_at,
+        "import_id": import_id,
+        "product_name": entry.product_name,
+        "brand": entry.brand,
+        "category": entry.category,
+        "supplier": entry.supplier,
+        "status": entry.status,
+        "reviewed_at": entry.reviewed_at,
+        "reviewer": entry.reviewer,
+        "approved_claims": list(entry.approved_claims),
+        "qualifications": _json(snapshot["qualifications"]),
+        "test_report": entry.test_report,
+        "test_report_date": entry.test_report_date,
+        "raw": _json(snapshot),
+        "row_hash": hashlib.sha256(_json(snapshot).encode()).hexdigest()[:32],
+    }
+
+
+def stream_row(
+    stream: StreamInfo, *, ended_at: datetime | None = None, audio_path: str = ""
+) -> dict[str, Any]:
+    return {
+        "stream_id": stream.stream_id,
+        "anchor_id": stream.anchor_id,
+        "mcn_id": stream.mcn_id,
+        "started_at": stream.started_at,
+        "ended_at": ended_at,
+        "source": stream.source,
+        "audio_path": audio_path,
+        "updated_at": datetime.now(UTC),
+    }
+
+
+def review_row(review: Review, *, mcn_id: str) -> dict[str, Any]:
+    return {
+        "review_id": review.review_id,
+        "violation_id": review.violation_id,
+        "mcn_id": mcn_id,
+        "reviewer": review.reviewer,
+        "decision": review.decision,
+        "reason": review.reason,
+        "reviewed_at": review.reviewed_at,
+    }
