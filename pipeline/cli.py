@@ -66,7 +66,11 @@ def eval_group() -> None:
     """Evaluate the detector or the speech recogniser on labelled data."""
 
 
-# Each area's commands, registered last so their modules can import `settings_of` from here.
-from pipeline.warehouse.cli import db  # noqa: E402
+def _register_commands() -> None:
+    """Each area's commands; imported here, last, so their modules can import `settings_of`."""
+    from pipeline.warehouse.cli import db
 
-main.add_command(db)
+    main.add_command(db)
+
+
+_register_commands()

@@ -10,14 +10,21 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from chdb import session as chdb_session
 
 from pipeline.errors import WarehouseUnavailable
-from pipeline.warehouse.sql import from_text, quote_identifier, to_utc
+from pipeline.warehouse.sql import (
+    ColumnConverter,
+    column_converter,
+    converter,
+    from_text,
+    quote_identifier,
+    strip_nullable,
+)
 from pipeline.warehouse.store import Store
 
 _LOCK = threading.RLock()
@@ -96,12 +103,21 @@ class EmbeddedStore(Store):
             for line in lines[2:]
         ]
 
-    def _raw_insert(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
-        body = "\n".join(
-            json.dumps(dict(zip(columns, (_jsonable(v) for v in row), strict=True)), ensure_ascii=False)
-            for row in rows
-        )
-        self._run(f"INSERT INTO {quote_identifier(table)} ({', '.join(columns)}) FORMAT JSONEachRow\n{body}")
+    def _raw_insert(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
+        # One JSON array of row arrays; without its outer brackets it is JSONCompactEachRow input.
+        body = json.dumps(list(zip(*data, strict=True)), ensure_ascii=False, separators=(",", ":"))[1:-1]
+        names = ", ".join(columns)
+        self._run(f"INSERT INTO {quote_identifier(table)} ({names}) FORMAT JSONCompactEachRow\n{body}")
+
+    def _converter(self, type_name: str, column: str) -> ColumnConverter:
+        """Times as the text the JSON input format parses (the columns are DateTime('UTC'))."""
+        base, _ = strip_nullable(type_name)
+        convert = converter(type_name, column)
+        if base.startswith("DateTime"):
+            return column_converter(type_name, column, lambda v: _time_text(convert(v)))
+        if base == "Date" or base.startswith("Array(Date"):
+            return column_converter(type_name, column, lambda v: _date_text(convert(v)))
+        return column_converter(type_name, column)
 
     def _is_transient(self, exc: Exception) -> bool:
         return False
@@ -112,9 +128,11 @@ class EmbeddedStore(Store):
             _release()
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return f"{to_utc(value):%Y-%m-%d %H:%M:%S}"
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+def _time_text(value: Any) -> Any:
+    return None if value is None else f"{value:%Y-%m-%d %H:%M:%S}"
+
+
+def _date_text(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_date_text(v) for v in value]
+    return value.isoformat() if isinstance(value, date) else value

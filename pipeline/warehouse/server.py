@@ -72,8 +72,9 @@ class ServerStore(Store):
             {name: self._normalise(value) for name, value in zip(names, row, strict=True)} for row in rows
         ]
 
-    def _raw_insert(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
-        self._client.execute(f"INSERT INTO {quote_identifier(table)} ({', '.join(columns)}) VALUES", rows)
+    def _raw_insert(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
+        names = ", ".join(columns)
+        self._client.execute(f"INSERT INTO {quote_identifier(table)} ({names}) VALUES", data, columnar=True)
 
     def _normalise(self, value: Any) -> Any:
         """Datetimes as aware UTC (the driver gives naive ones in the server's zone)."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -90,32 +90,79 @@ def strip_nullable(type_name: str) -> tuple[str, bool]:
     return type_name, False
 
 
-def coerce(value: Any, type_name: str, column: str) -> Any:  # noqa: PLR0911
-    """A Python value fit for a column of ``type_name`` (what both drivers accept)."""
+Converter = Callable[[Any], Any]
+ColumnConverter = Callable[[list[Any]], list[Any]]
+
+# Python types a column of each kind accepts as they are; a column holding only these (and None
+# where nullable) passes through untouched, which keeps large batches cheap.
+_NATIVE: dict[str, frozenset[type]] = {
+    "String": frozenset({str}),
+    "Float": frozenset({float}),
+    "Int": frozenset({int}),
+}
+
+
+def column_converter(
+    type_name: str, column: str, value_converter: Converter | None = None
+) -> ColumnConverter:
+    """A function turning a column of Python values into what the drivers accept for its type.
+
+    Built once per column. A column whose values already have the accepted Python type is
+    returned as is (checked at C speed with ``set(map(type, ...))``); others go value by value.
+    """
     base, nullable = strip_nullable(type_name)
-    if value is None:
-        if nullable:
-            return None
-        return zero_value(base)
+    convert = value_converter or converter(type_name, column)
+    family = "Int" if base.startswith(("UInt", "Int")) else "Float" if base.startswith("Float") else base
+    native = _NATIVE.get(family, frozenset()) | ({type(None)} if nullable else frozenset())
+
+    def run(values: list[Any]) -> list[Any]:
+        if native and set(map(type, values)) <= native:
+            return values
+        return [convert(v) for v in values]
+
+    return run
+
+
+def converter(type_name: str, column: str) -> Converter:
+    """A function turning one Python value into what both drivers accept for a column type."""
+    base, nullable = strip_nullable(type_name)
+    convert = _base_converter(base, column)
+    zero = None if nullable else zero_value(base)
+
+    def run(value: Any) -> Any:
+        return zero if value is None else convert(value)
+
+    return run
+
+
+def _base_converter(base: str, column: str) -> Converter:  # noqa: PLR0911
     if base.startswith("DateTime"):
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if not isinstance(value, datetime):
-            raise WarehouseError(f"column {column}: expected a datetime, got {value!r}")
-        return to_utc(value)
+        return lambda v: to_utc(
+            datetime.fromisoformat(v) if isinstance(v, str) else _expect(v, datetime, column)
+        )
     if base == "Date":
-        if isinstance(value, datetime):
-            return value.date()
-        return date.fromisoformat(value) if isinstance(value, str) else value
+        return _to_date
     if base.startswith("Array("):
-        inner = base[6:-1]
-        return [coerce(v, inner, column) for v in value]
+        inner = converter(base[6:-1], column)
+        return lambda v: [inner(x) for x in v]
     if base.startswith(("UInt", "Int")):
-        return int(value)
+        return int
     if base.startswith("Float"):
-        return float(value)
-    if base == "String" and not isinstance(value, str):
-        raise WarehouseError(f"column {column}: expected text, got {type(value).__name__}")
+        return float
+    if base == "String":
+        return lambda v: _expect(v, str, column)
+    return lambda v: v
+
+
+def _to_date(value: Any) -> Any:
+    if isinstance(value, str):
+        return date.fromisoformat(value)
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _expect(value: Any, kind: type, column: str) -> Any:
+    if not isinstance(value, kind):
+        raise WarehouseError(f"column {column}: expected {kind.__name__}, got {type(value).__name__}")
     return value
 
 

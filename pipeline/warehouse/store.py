@@ -20,7 +20,13 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from pipeline.errors import MigrationError, WarehouseError, WarehouseUnavailable
-from pipeline.warehouse.sql import coerce, quote_identifier, render, split_statements
+from pipeline.warehouse.sql import (
+    ColumnConverter,
+    column_converter,
+    quote_identifier,
+    render,
+    split_statements,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -62,6 +68,7 @@ class Store(ABC):
         self.retries = retries
         self.backoff_s = backoff_s
         self._columns: dict[str, dict[str, str]] = {}
+        self._converter_cache: dict[str, dict[str, ColumnConverter]] = {}
 
     # -- what a subclass supplies ---------------------------------------------------------------
 
@@ -77,7 +84,8 @@ class Store(ABC):
     def _raw_query(self, sql: str) -> list[dict[str, Any]]: ...
 
     @abstractmethod
-    def _raw_insert(self, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None: ...
+    def _raw_insert(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
+        """Insert column-major ``data`` (one list per column, in ``columns`` order)."""
 
     @abstractmethod
     def _is_transient(self, exc: Exception) -> bool:
@@ -102,14 +110,25 @@ class Store(ABC):
         """Insert rows (dicts keyed by column) into ``table`` as one batch; returns the count."""
         if not rows:
             return 0
-        types = self.columns(table)
+        converters = self._converters(table)
         names = sorted({key for row in rows for key in row})
-        unknown = [n for n in names if n not in types]
+        unknown = [n for n in names if n not in converters]
         if unknown:
             raise WarehouseError(f"table {table} has no column(s) {', '.join(unknown)}")
-        values = [[coerce(row.get(n), types[n], n) for n in names] for row in rows]
-        self._retrying(lambda: self._raw_insert(table, names, values), f"INSERT INTO {table}")
+        data = [converters[n]([row.get(n) for row in rows]) for n in names]
+        self._retrying(lambda: self._raw_insert(table, names, data), f"INSERT INTO {table}")
         return len(rows)
+
+    def _converters(self, table: str) -> dict[str, ColumnConverter]:
+        if table not in self._converter_cache:
+            self._converter_cache[table] = {
+                name: self._converter(type_name, name) for name, type_name in self.columns(table).items()
+            }
+        return self._converter_cache[table]
+
+    def _converter(self, type_name: str, column: str) -> ColumnConverter:
+        """How this store's driver wants a column's values (override for text formats)."""
+        return column_converter(type_name, column)
 
     def columns(self, table: str) -> dict[str, str]:
         """Column name → ClickHouse type of a table of this database."""
@@ -171,6 +190,7 @@ class Store(ABC):
         for migration in applied:
             self._apply(migration)
         self._columns.clear()
+        self._converter_cache.clear()
         return applied
 
     def _apply(self, migration: Migration) -> None:

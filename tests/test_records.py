@@ -1,0 +1,148 @@
+"""Records: one JSON encoding, round trips, and validation errors that name the bad field."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.errors import RecordError
+from pipeline.records import (
+    AudioChunk,
+    Claim,
+    DeadLetter,
+    LedgerEntry,
+    ListingEvent,
+    Qualification,
+    Review,
+    StreamInfo,
+    TranscriptSegment,
+    Violation,
+    decode,
+    encode,
+    stable_id,
+)
+
+CST = timezone(timedelta(hours=8))
+TS = datetime(2026, 11, 20, 20, 0, tzinfo=CST)
+
+LISTING = {
+    "ts": "2026-11-20T20:00:00.000+08:00",
+    "stream_id": "demo-001",
+    "anchor_id": "anchor-xiaomei",
+    "mcn_id": "mcn-starlight",
+    "event": "explain",
+    "listing_id": "L1",
+    "product_id": "P-1001",
+    "title": "玻尿酸保湿面霜 50g",
+    "brand": "水润坊",
+    "category": "cosmetics",
+    "price": 89.0,
+    "qualifications": [{"type": "cosmetics_filing", "number": "浙G妆网备字2023001147"}],
+    "selling_points": "深层保湿，质地轻薄",
+    "at_segment": 2,
+}
+
+EXAMPLES = [
+    StreamInfo("s1", "a1", "m1", TS, source="file.ogg"),
+    AudioChunk("s1", 3, 1.5, 16000, b"\x00\x01" * 8, final=True),
+    TranscriptSegment("seg", "s1", 1.0, 2.5, "全网最低价", no_speech_prob=0.1, avg_logprob=-0.3),
+    decode(ListingEvent, LISTING),
+    LedgerEntry(
+        "P-1", "m1", "面霜", "水润坊", "cosmetics", "approved",
+        reviewed_at=date(2026, 9, 2), approved_claims=("保湿",),
+        qualifications=(Qualification("cosmetics_filing", "浙G妆网备字2023001147", date(2028, 12, 31)),),
+    ),
+    Claim("absolute", "最好", 3, 5, "high", "ABS-001", "广告法第九条第三项", requires=("x",)),
+    Violation(
+        "e1", "s1", "a1", "m1", "claim", "price", "high", TS, 1.0, 2.0, "speech",
+        text="全网最低价", evidence={"listing": {"title": "面霜"}},
+    ),
+    Review("r1", "e1", "officer", "dismiss", TS, reason="quoted the law"),
+    DeadLetter("listings", "bad json", b"{oops", TS, key=b"s1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("record", EXAMPLES, ids=lambda r: type(r).__name__)
+def test_every_record_round_trips_through_json(record: object) -> None:
+    data = encode(record)
+    assert isinstance(json.loads(data), dict)
+    assert decode(type(record), data) == record
+
+
+def test_unknown_fields_are_kept_and_written_back() -> None:
+    event = decode(ListingEvent, LISTING)
+    assert event.extra == {"at_segment": 2}
+    assert json.loads(encode(event))["at_segment"] == 2
+
+
+def test_times_keep_their_offset() -> None:
+    event = decode(ListingEvent, LISTING)
+    assert event.ts.utcoffset() == timedelta(hours=8)
+    assert event.ts.astimezone(UTC).hour == 12
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        ({"ts": "2026-11-20T20:00:00"}, "ts", "no UTC offset"),
+        ({"ts": "yesterday"}, "ts", "not an ISO 8601 time"),
+        ({"event": "dance"}, "event", "is not one of"),
+        ({"price": "cheap"}, "price", "expected a number"),
+        ({"price": float("nan")}, "price", "finite"),
+        ({"title": 5}, "title", "expected a string"),
+        ({"qualifications": {}}, "qualifications", "expected a list"),
+        ({"qualifications": [{"type": "ccc"}]}, "qualifications[0].number", "is required"),
+        ({"qualifications": [{"type": "ccc", "number": "1", "valid_to": "2026-13-01"}]},
+         "qualifications[0].valid_to", "not a date"),
+    ],
+)  # fmt: skip
+def test_invalid_listing_names_the_field(change: dict[str, object], field: str, reason: str) -> None:
+    with pytest.raises(RecordError) as caught:
+        decode(ListingEvent, {**LISTING, **change})
+    assert caught.value.field == field
+    assert reason in str(caught.value)
+    assert field in str(caught.value)
+
+
+@pytest.mark.parametrize("missing", ["stream_id", "anchor_id", "mcn_id", "listing_id", "title", "ts"])
+def test_missing_required_field_is_named(missing: str) -> None:
+    data = {k: v for k, v in LISTING.items() if k != missing}
+    with pytest.raises(RecordError, match=f"'{missing}': is required"):
+        decode(ListingEvent, data)
+
+
+def test_not_json_and_not_an_object() -> None:
+    with pytest.raises(RecordError, match="not valid JSON"):
+        decode(ListingEvent, b"{nope")
+    with pytest.raises(RecordError, match="expected an object"):
+        decode(ListingEvent, b"[1, 2]")
+
+
+def test_error_located_in_a_file() -> None:
+    err = RecordError("is required", field="title").at(source="listings.jsonl", line=7)
+    assert str(err) == "listings.jsonl:7: field 'title': is required"
+
+
+def test_bad_base64_pcm() -> None:
+    chunk = json.loads(encode(EXAMPLES[1]))
+    chunk["pcm"] = "***"
+    with pytest.raises(RecordError, match="'pcm': is not valid base64"):
+        decode(AudioChunk, chunk)
+
+
+def test_stable_id_is_deterministic_and_distinguishes_parts() -> None:
+    assert stable_id("s1", 1.5, "absolute") == stable_id("s1", 1.5, "absolute")
+    assert stable_id("s1", 1.5, "absolute") != stable_id("s1", 1.5, "price")
+    assert stable_id("ab", "c") != stable_id("a", "bc")
+    assert len(stable_id("x")) == 32
+
+
+@given(st.dictionaries(st.text(max_size=8), st.recursive(st.none() | st.integers() | st.text(), st.lists)))
+def test_decode_of_arbitrary_objects_raises_only_record_errors(data: dict[str, object]) -> None:
+    with contextlib.suppress(RecordError):
+        decode(ListingEvent, data)
