@@ -1,0 +1,49 @@
+# ClaimWatch developer tasks. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+APT_PACKAGES := clickhouse-server ffmpeg
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help deps install demo test lint format bench clean
+
+help:  ## Show this help
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+
+deps:  ## Install the system packages the tests need (Debian: clickhouse-server, ffmpeg)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get update -q && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	fi
+
+$(BIN)/claimwatch: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	@touch $@
+
+install: $(BIN)/claimwatch  ## Create .venv and install ClaimWatch with its test tools
+
+demo: install  ## Run the main job on embedded defaults (no servers to start)
+	$(BIN)/claimwatch db init
+	$(BIN)/claimwatch db status
+
+test: deps install lint  ## Install what the tests need, lint, and run the whole test suite
+	$(BIN)/pytest
+
+lint: install  ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check pipeline tests bench
+	$(BIN)/ruff format --check pipeline tests bench
+	$(BIN)/mypy
+
+format: install  ## Apply ruff's formatting and safe fixes
+	$(BIN)/ruff format pipeline tests bench
+	$(BIN)/ruff check --fix pipeline tests bench
+
+bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
+	$(BIN)/python -m bench.warehouse
+
+clean:  ## Remove the virtualenv and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
