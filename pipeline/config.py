@@ -69,6 +69,9 @@ class Settings(BaseSettings):
     )
     asr_threads: int = Field(0, ge=0, description="CPU threads for inference (0: all cores).")
 
+    # Alerts
+    alerts_file: Path | None = Field(None, description="YAML file mapping each MCN to its webhooks.")
+
     # Claims
     lexicon_dir: Path = Field(PROJECT_ROOT / "lexicons", description="Directory of lexicon YAML files.")
 
