@@ -72,5 +72,9 @@ def _register_commands() -> None:
 
     main.add_command(db)
 
+    from pipeline.ledger_cli import ledger
+
+    main.add_command(ledger)
+
 
 _register_commands()
