@@ -75,6 +75,22 @@ class Settings(BaseSettings):
     # Claims
     lexicon_dir: Path = Field(PROJECT_ROOT / "lexicons", description="Directory of lexicon YAML files.")
 
+    # Scores, console, evidence
+    scoring_file: Path = Field(
+        PROJECT_ROOT / "lexicons" / "scoring.yaml", description="Score weights and grade bands (YAML)."
+    )
+    console_host: str = Field("127.0.0.1", description="Address `claimwatch serve` listens on.")
+    console_port: int = Field(8008, ge=0, le=65535, description="Port `claimwatch serve` listens on.")
+    console_session_hours: float = Field(12.0, gt=0, description="How long a console login lasts.")
+    console_login_attempts: int = Field(5, ge=1, description="Failed logins allowed per window.")
+    console_login_window_s: float = Field(300.0, gt=0, description="Window of the login rate limit.")
+    console_cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only.")
+    console_sse_interval_s: float = Field(2.0, gt=0, description="How often live pages poll for news.")
+    evidence_key_file: Path | None = Field(
+        None, description="Ed25519 signing key (PEM); default data_dir/keys/evidence-ed25519.pem."
+    )
+    evidence_context_s: float = Field(30.0, ge=0, description="Transcript and audio kept around a violation.")
+
     @cached_property
     def model_cache_dir(self) -> Path:
         """Where assembled speech models are cached."""
