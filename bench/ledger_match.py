@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pipeline.ledger import read_ledger
-from pipeline.ledger_match import _bigrams, _without, brand_matches, title_score, units
+from pipeline.ledger_match import _bigrams, _units_without, brand_matches, title_score
 from pipeline.qualifications import load_rules
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "ledger_match"
@@ -26,8 +26,8 @@ MCN = "mcn-starlight"
 Score = Callable[[str, str, str], float]
 
 
-def _sides(title: str, name: str, brand: str) -> tuple[list[str], list[str]]:
-    return units(_without(title, brand)), units(_without(name, brand))
+def _sides(title: str, name: str, brand: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return _units_without(title, brand), _units_without(name, brand)
 
 
 def recall_mix_no_swap(title: str, name: str, brand: str) -> float:

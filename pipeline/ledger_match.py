@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from itertools import pairwise
 
 from pipeline.records import LedgerEntry
@@ -37,18 +38,21 @@ def _fold(text: str) -> str:
     return folded
 
 
-def units(text: str) -> list[str]:
+@lru_cache(maxsize=16384)
+def units(text: str) -> tuple[str, ...]:
     """A text as units: NFKC, case-folded, Chinese unit words as symbols (克→g, 毫安→mah), then
-    each CJK character and each run of ASCII letters/digits; spaces and punctuation dropped."""
-    return [u.strip(".") or u for u in _TOKEN.findall(_fold(text))]
+    each CJK character and each run of ASCII letters/digits; spaces and punctuation dropped.
+    Cached: ledger names and brands are scored again for every listing."""
+    return tuple(u.strip(".") or u for u in _TOKEN.findall(_fold(text)))
 
 
+@lru_cache(maxsize=16384)
 def normalise(text: str) -> str:
     """The units of a text joined: the form brands are compared in."""
     return "".join(units(text))
 
 
-def _bigrams(seq: list[str]) -> set[tuple[str, str]]:
+def _bigrams(seq: tuple[str, ...]) -> set[tuple[str, str]]:
     return set(pairwise(seq))
 
 
@@ -59,8 +63,8 @@ def title_score(listing_title: str, ledger_name: str, brand: str = "") -> float:
     title, the brand removed from both first; halved when the title swaps one of the name's
     Latin/number tokens (sizes, capacities, models: 50g, 20000mah, d3, 65w) for another.
     """
-    name = units(_without(ledger_name, brand))
-    title = units(_without(listing_title, brand))
+    name = _units_without(ledger_name, brand)
+    title = _units_without(listing_title, brand)
     if not name or not title:
         return 0.0
     name_bi = _bigrams(name)
@@ -69,16 +73,18 @@ def title_score(listing_title: str, ledger_name: str, brand: str = "") -> float:
     return (bi + uni) / 2 * (0.5 if _swaps_token(title, name) else 1.0)
 
 
-def _swaps_token(title: list[str], name: list[str]) -> bool:
+def _swaps_token(title: tuple[str, ...], name: tuple[str, ...]) -> bool:
     """The name has a Latin/number token the title lacks, and the title one the name lacks."""
     latin_title = {u for u in title if u.isascii()}
     latin_name = {u for u in name if u.isascii()}
     return bool(latin_name - latin_title) and bool(latin_title - latin_name)
 
 
-def _without(text: str, brand: str) -> str:
+@lru_cache(maxsize=16384)
+def _units_without(text: str, brand: str) -> tuple[str, ...]:
+    """The units of a text with the brand taken out."""
     key = _fold(brand).strip()
-    return _fold(text).replace(key, " ") if key else text
+    return units(_fold(text).replace(key, " ") if key else text)
 
 
 def brand_matches(listing_brand: str, listing_title: str, ledger_brand: str) -> bool:

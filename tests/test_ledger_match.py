@@ -73,7 +73,7 @@ def test_threshold_is_the_measured_one() -> None:
 
 
 def test_units_and_scores() -> None:
-    assert units("电多多 20000毫安 ＰＤ快充") == ["电", "多", "多", "20000mah", "pd", "快", "充"]
+    assert units("电多多 20000毫安 ＰＤ快充") == ("电", "多", "多", "20000mah", "pd", "快", "充")
     assert title_score("水润坊玻尿酸保湿面霜50克", "玻尿酸保湿面霜 50g", "水润坊") == 1.0
     # swapping a size/model token halves the score: another size is not the reviewed product
     same = (6 / 7 + 7 / 8) / 2
