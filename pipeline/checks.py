@@ -252,6 +252,25 @@ class ListingChecker:
         ]
         return [v for v in out if v is not None]
 
+    def replay(
+        self,
+        stream_id: str,
+        started_at: datetime,
+        listings: Iterable[ListingEvent],
+        segments: Iterable[TranscriptSegment],
+    ) -> list[Violation]:
+        """A recorded stream (``claimwatch analyze``): listing events and transcript segments in
+        time order, a listing event first when both fall on the same instant."""
+        self.on_stream(stream_id, started_at)
+        timed: list[tuple[float, int, ListingEvent | TranscriptSegment]] = [
+            ((e.ts - started_at).total_seconds(), 0, e) for e in listings
+        ]
+        timed += [(s.offset_s, 1, s) for s in segments]
+        out: list[Violation] = []
+        for _, _, item in sorted(timed, key=lambda t: (t[0], t[1])):
+            out += self.on_listing(item) if isinstance(item, ListingEvent) else self.on_segment(item)
+        return out
+
     # violations
 
     def _state(self, stream_id: str) -> StreamState:

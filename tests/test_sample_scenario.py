@@ -13,7 +13,6 @@ import json
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -65,18 +64,12 @@ def run(detector: ClaimDetector, order: str) -> list[Violation]:
     assert ledger.errors == ()
     checker = ListingChecker(rules, detector)
     checker.ledger.put_all(ledger.entries)
+    if order == "by_time":
+        return checker.replay(TIMELINE["stream_id"], STARTED_AT, listings(), transcript())
+    # every listing event before any speech: the worst transcription lag
     checker.on_stream(TIMELINE["stream_id"], STARTED_AT)
-    events: list[tuple[float, int, Any]] = [
-        ((e.ts - STARTED_AT).total_seconds(), 0, e) for e in listings()
-    ] + [(s.offset_s, 1, s) for s in transcript()]
-    if order == "transcript_lags":  # every listing event before any speech: the worst lag
-        events.sort(key=lambda item: item[1])
-    else:
-        events.sort(key=lambda item: (item[0], item[1]))
-    out: list[Violation] = []
-    for _, _, item in events:
-        out += checker.on_listing(item) if isinstance(item, ListingEvent) else checker.on_segment(item)
-    return out
+    out = [v for event in listings() for v in checker.on_listing(event)]
+    return out + [v for segment in transcript() for v in checker.on_segment(segment)]
 
 
 @pytest.mark.parametrize("order", ["by_time", "transcript_lags"])
