@@ -25,7 +25,7 @@ LATEST_REVIEWS_SQL = (
     "SELECT violation_id, argMax(decision, (reviewed_at, review_id)) AS decision, "
     "argMax(reason, (reviewed_at, review_id)) AS reason, "
     "argMax(reviewer, (reviewed_at, review_id)) AS reviewer, "
-    "max(reviewed_at) AS last_reviewed_at FROM reviews FINAL WHERE {scope} AND violation_id IN %(ids)s "
+    "max(reviewed_at) AS last_reviewed_at FROM reviews FINAL WHERE {scope} AND has(%(ids)s, violation_id) "
     "GROUP BY violation_id"
 )
 

@@ -76,5 +76,17 @@ def _register_commands() -> None:
 
     main.add_command(ledger)
 
+    from pipeline.speech_cli import eval_asr, transcribe
+
+    main.add_command(transcribe)
+    eval_group.add_command(eval_asr)
+
+    from pipeline.console.cli import serve, users
+    from pipeline.evidence_cli import evidence
+    from pipeline.scoring_cli import score
+
+    for command in (score, serve, users, evidence):
+        main.add_command(command)
+
 
 _register_commands()

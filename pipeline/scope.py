@@ -54,10 +54,11 @@ class Scope:
             return "(1 = 1)"
         if not self.mcn_ids:
             return "(0 = 1)"
-        return f"({column} IN %(scope_mcn_ids)s)"
+        names = ", ".join(f"%(scope_mcn_{i})s" for i in range(len(self.mcn_ids)))
+        return f"({column} IN ({names}))"  # a tuple: 18.16 refuses `IN [array]`
 
     def params(self) -> dict[str, Any]:
-        return {} if not self.mcn_ids else {"scope_mcn_ids": sorted(self.mcn_ids)}
+        return {f"scope_mcn_{i}": m for i, m in enumerate(sorted(self.mcn_ids or ()))}
 
 
 def scoped_sql(sql: str, scope: Scope) -> str:

@@ -230,11 +230,13 @@ def compute_scores(
     scope: Scope,
     *,
     subject: str | None = None,
+    explained: bool = True,
 ) -> list[Score]:
-    """Scores of every subject in scope with activity in the period (worst first), explained."""
+    """Scores of every subject in scope with activity in the period (worst first), explained
+    item by item unless ``explained=False`` (one query instead of two, for trends)."""
     params = {**period.params(), "tz": period.timezone}
     rows = scoped_query(store, scores_sql(rules, level), scope, params)
-    items = scoped_query(store, items_sql(rules, level), scope, params)
+    items = scoped_query(store, items_sql(rules, level), scope, params) if explained else []
     if subject is not None:
         rows = [r for r in rows if r["subject"] == subject]
     by_subject: dict[tuple[str, str], list[ScoreItem]] = {}

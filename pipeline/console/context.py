@@ -1,0 +1,74 @@
+"""What every request handler needs: the settings, the store, the rules and page rendering."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from pipeline.categories import label, severity_label
+from pipeline.config import Settings
+from pipeline.console.i18n import LANG_COOKIE, language_of, translator
+from pipeline.console.ratelimit import LoginLimiter
+from pipeline.scope import Period
+from pipeline.scoring_rules import ScoringRules
+from pipeline.users import User
+from pipeline.warehouse import Store
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = Jinja2Templates(directory=str(HERE / "templates"))
+
+
+@dataclass(slots=True)
+class ConsoleState:
+    settings: Settings
+    store: Store
+    rules: ScoringRules
+    limiter: LoginLimiter
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+def state(request: Request) -> ConsoleState:
+    console: ConsoleState = request.app.state.console
+    return console
+
+
+def local_time(value: datetime | None, timezone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return "" if value is None else value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def page(
+    request: Request, template: str, user: User | None, status_code: int = 200, **values: Any
+) -> HTMLResponse:
+    """Render a page in the reader's language (and remember an explicit ``?lang=``)."""
+    console = state(request)
+    lang = language_of(request)
+    context = {
+        "user": user,
+        "lang": lang,
+        "t": translator(lang),
+        "label": lambda c: label(c, lang),
+        "severity_label": lambda s: severity_label(s, lang),
+        "local": lambda v: local_time(v, console.settings.timezone),
+        "csrf": getattr(request.state, "csrf", ""),
+        "path": request.url.path,
+        **values,
+    }
+    response = TEMPLATES.TemplateResponse(request, template, context, status_code=status_code)
+    if request.query_params.get("lang") in ("zh", "en"):
+        response.set_cookie(LANG_COOKIE, lang, samesite="strict", httponly=True)
+    return response
+
+
+def period_of(request: Request, text: str | None, default: Period) -> Period:
+    """The ``period`` parameter, or ``default``; a malformed one is a 400 (ScopeError)."""
+    if not text:
+        return default
+    return Period.parse(text, state(request).settings.timezone)

@@ -1,0 +1,96 @@
+"""Evidence export and verification pages, and the audit log page."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from pipeline.audit import recent, record
+from pipeline.console.auth import CheckedUser, CurrentUser
+from pipeline.console.context import page, state
+from pipeline.console.pages import default_period
+from pipeline.evidence import EvidenceError, Subject, build_bundle, collect_cases, verify_bundle
+from pipeline.scope import Period, scoped_query
+from pipeline.signing import key_path, load_or_create_key
+
+router = APIRouter()
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+
+
+@router.get("/evidence", response_class=HTMLResponse)
+async def evidence_page(request: Request, user: CurrentUser) -> Response:
+    console = state(request)
+    anchors = scoped_query(
+        console.store,
+        "SELECT DISTINCT anchor_id, mcn_id FROM violations FINAL WHERE {scope} ORDER BY mcn_id, anchor_id",
+        user.scope,
+    )
+    return page(
+        request,
+        "evidence.html",
+        user,
+        anchors=anchors,
+        period=default_period(console, user.scope),
+        result=None,
+    )
+
+
+@router.post("/evidence/export")
+async def export(
+    request: Request,
+    user: CheckedUser,
+    violation_id: Annotated[str, Form(max_length=200)] = "",
+    anchor_id: Annotated[str, Form(max_length=200)] = "",
+    period: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    console = state(request)
+    if not user.can_export:
+        raise HTTPException(403)
+    month = Period.parse(period, console.settings.timezone) if period else None
+    subject = Subject(violation_id=violation_id or None, anchor_id=anchor_id or None, period=month)
+    try:
+        cases = collect_cases(
+            console.store, user.scope, subject, context_s=console.settings.evidence_context_s
+        )
+    except EvidenceError as exc:
+        raise HTTPException(404, str(exc)) from None
+    key = load_or_create_key(key_path(console.settings))
+    bundle = build_bundle(
+        cases,
+        key,
+        subject=subject,
+        created_by=user.username,
+        context_s=console.settings.evidence_context_s,
+        language=request.cookies.get("cw_lang", "zh"),
+    )
+    mcns = ",".join(sorted({str(c.violation["mcn_id"]) for c in cases}))
+    record(console.store, user.username, "evidence.export", subject.describe(), mcns, sha256=bundle.sha256)
+    name = f"evidence-{violation_id or anchor_id}-{period or 'one'}.zip".replace("/", "_")
+    return Response(
+        bundle.data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'},
+    )
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)
+
+
+@router.post("/evidence/verify", response_class=HTMLResponse)
+async def verify(request: Request, user: CheckedUser, bundle: UploadFile) -> Response:
+    console = state(request)
+    data = await bundle.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise HTTPException(413)
+    trusted = load_or_create_key(key_path(console.settings)).public_key()
+    result = verify_bundle(data, trusted)
+    return page(request, "evidence.html", user, anchors=[], period=None, result=result, name=bundle.filename)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+async def audit(request: Request, user: CurrentUser) -> Response:
+    entries = recent(state(request).store, user.scope)
+    return page(request, "audit.html", user, entries=entries)

@@ -1,0 +1,92 @@
+"""The console's words in Chinese (the default) and English; ``?lang=en`` switches, a cookie remembers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Request
+
+from pipeline.categories import Language
+
+LANG_COOKIE = "cw_lang"
+
+TEXT: dict[str, dict[Language, str]] = {
+    "app": {"zh": "ClaimWatch 直播合规监测", "en": "ClaimWatch live-commerce compliance"},
+    "login": {"zh": "登录", "en": "Log in"},
+    "logout": {"zh": "退出", "en": "Log out"},
+    "username": {"zh": "用户名", "en": "User name"},
+    "password": {"zh": "密码", "en": "Password"},
+    "login_failed": {"zh": "用户名或密码错误", "en": "Wrong user name or password"},
+    "rate_limited": {"zh": "登录失败次数过多，请稍后再试", "en": "Too many failed logins; try again later"},
+    "overview": {"zh": "总览", "en": "Overview"},
+    "live": {"zh": "实时违规", "en": "Live violations"},
+    "violations": {"zh": "违规记录", "en": "Violations"},
+    "evidence": {"zh": "证据导出", "en": "Evidence export"},
+    "audit": {"zh": "审计日志", "en": "Audit log"},
+    "period": {"zh": "周期", "en": "Period"},
+    "show": {"zh": "查看", "en": "Show"},
+    "mcn": {"zh": "机构", "en": "MCN"},
+    "anchor": {"zh": "主播", "en": "Anchor"},
+    "stream": {"zh": "直播", "en": "Stream"},
+    "score": {"zh": "得分", "en": "Score"},
+    "grade": {"zh": "等级", "en": "Grade"},
+    "mark": {"zh": "可展示标识", "en": "Mark that may be shown"},
+    "hours": {"zh": "监测时长(小时)", "en": "Monitored hours"},
+    "count": {"zh": "违规数", "en": "Violations"},
+    "provisional": {"zh": "直播进行中，得分未定", "en": "a stream is live: provisional"},
+    "explain": {"zh": "得分明细", "en": "How the score is made"},
+    "trend": {"zh": "得分趋势", "en": "Score trend"},
+    "by_category": {"zh": "违规类别", "en": "Violations by category"},
+    "per_day": {"zh": "每日违规", "en": "Violations per day"},
+    "time": {"zh": "时间", "en": "Time"},
+    "category": {"zh": "类别", "en": "Category"},
+    "severity": {"zh": "严重程度", "en": "Severity"},
+    "text": {"zh": "原话", "en": "Text"},
+    "term": {"zh": "违规用语", "en": "Term"},
+    "status": {"zh": "复核状态", "en": "Review"},
+    "not_reviewed": {"zh": "待复核", "en": "not reviewed"},
+    "confirm": {"zh": "确认违规", "en": "Confirm"},
+    "dismiss": {"zh": "误报驳回", "en": "Dismiss"},
+    "reason": {"zh": "理由", "en": "Reason"},
+    "review": {"zh": "复核", "en": "Review"},
+    "reviews": {"zh": "复核记录", "en": "Reviews"},
+    "legal_basis": {"zh": "法律依据", "en": "Legal basis"},
+    "rewrite": {"zh": "合规改写建议", "en": "Compliant rewrite"},
+    "transcript": {"zh": "转写上下文", "en": "Transcript around it"},
+    "audio": {"zh": "录音片段", "en": "Audio clip"},
+    "no_audio": {"zh": "该直播没有存档录音", "en": "This stream has no archived audio"},
+    "listing": {"zh": "商品卡快照（当时）", "en": "Listing as it stood"},
+    "ledger": {"zh": "选品台账（当时）", "en": "Ledger row as it stood"},
+    "none": {"zh": "无", "en": "none"},
+    "export": {"zh": "导出证据包", "en": "Export evidence"},
+    "export_one": {"zh": "导出此条证据", "en": "Export this violation"},
+    "verify": {"zh": "校验证据包", "en": "Verify a bundle"},
+    "valid": {"zh": "校验通过", "en": "Valid"},
+    "invalid": {"zh": "校验失败", "en": "NOT valid"},
+    "live_streams": {"zh": "进行中的直播", "en": "Streams live now"},
+    "no_live": {"zh": "当前没有进行中的直播", "en": "No stream is live"},
+    "waiting": {"zh": "等待新的违规……", "en": "Waiting for new violations…"},
+    "actor": {"zh": "操作人", "en": "Actor"},
+    "action": {"zh": "操作", "en": "Action"},
+    "target": {"zh": "对象", "en": "Target"},
+    "details": {"zh": "详情", "en": "Details"},
+    "not_found": {"zh": "未找到，或无权查看", "en": "Not found, or not yours to see"},
+    "forbidden": {"zh": "无权执行此操作", "en": "You may not do this"},
+    "bad_request": {"zh": "请求无效", "en": "Bad request"},
+    "read_only": {"zh": "只读角色不能复核", "en": "Your role cannot review"},
+    "role": {"zh": "角色", "en": "Role"},
+    "lang_switch": {"zh": "English", "en": "中文"},
+}
+
+
+def language_of(request: Request) -> Language:
+    """``?lang=`` when given, else the cookie, else Chinese."""
+    asked = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+    return "en" if asked == "en" else "zh"
+
+
+def translator(language: Language) -> Callable[[str], str]:
+    def t(key: str) -> str:
+        return TEXT.get(key, {}).get(language, key)
+
+    return t

@@ -1,0 +1,112 @@
+"""Live violations: the page, and a server-sent event stream of new violations in the reader's scope.
+
+The stream polls the warehouse every ``console_sse_interval_s`` for violations inserted after the
+last one sent (a cursor of insertion time and event id, also sent as the event id, so a browser
+that reconnects resumes where it left off via ``Last-Event-ID``). Each connection ends after
+``MAX_STREAM_S``; EventSource reconnects by itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response, StreamingResponse
+
+from pipeline.casefile import find_violations
+from pipeline.categories import label, severity_label
+from pipeline.console.auth import CurrentUser
+from pipeline.console.context import local_time, page, state
+from pipeline.console.i18n import language_of
+from pipeline.scope import Scope, scoped_query
+from pipeline.users import User
+
+router = APIRouter()
+MAX_STREAM_S = 300.0
+RECENT = timedelta(hours=24)
+
+
+def live_streams(request: Request, scope: Scope) -> list[dict[str, Any]]:
+    return scoped_query(
+        state(request).store,
+        "SELECT stream_id, anchor_id, mcn_id, started_at FROM streams FINAL "
+        "WHERE ended_at IS NULL AND {scope} ORDER BY started_at DESC LIMIT 100",
+        scope,
+    )
+
+
+@router.get("/live", response_class=HTMLResponse)
+async def live_page(request: Request, user: CurrentUser) -> Response:
+    since = datetime.now(UTC) - RECENT
+    rows = find_violations(state(request).store, user.scope, since=since, limit=100)
+    return page(request, "live.html", user, streams=live_streams(request, user.scope), rows=rows)
+
+
+def _cursor(text: str | None) -> tuple[datetime, str]:
+    """Parse ``<iso time>|<event id>``; a missing or bad cursor starts from now."""
+    try:
+        stamp, _, event_id = (text or "").partition("|")
+        return datetime.fromisoformat(stamp).astimezone(UTC), event_id
+    except ValueError:
+        return datetime.now(UTC).replace(microsecond=0), ""
+
+
+def newer(request: Request, scope: Scope, after: tuple[datetime, str]) -> list[dict[str, Any]]:
+    """Violations inserted after the cursor, oldest first."""
+    return scoped_query(
+        state(request).store,
+        "SELECT event_id, inserted_at, ts, mcn_id, anchor_id, stream_id, category, severity, term, text "
+        "FROM violations FINAL WHERE {scope} AND (inserted_at > %(t)s OR (inserted_at = %(t)s "
+        "AND event_id > %(id)s)) ORDER BY inserted_at, event_id LIMIT 200",
+        scope,
+        {"t": after[0], "id": after[1]},
+    )
+
+
+def _event(request: Request, row: dict[str, Any]) -> str:
+    lang = language_of(request)
+    cursor = f"{row['inserted_at'].isoformat()}|{row['event_id']}"
+    data = {
+        "event_id": row["event_id"],
+        "time": local_time(row["ts"], state(request).settings.timezone),
+        "mcn_id": row["mcn_id"],
+        "anchor_id": row["anchor_id"],
+        "stream_id": row["stream_id"],
+        "category": label(row["category"], lang),
+        "severity": severity_label(row["severity"], lang),
+        "severity_code": row["severity"],
+        "term": row["term"],
+        "text": row["text"],
+    }
+    return f"id: {cursor}\nevent: violation\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+async def _events(
+    request: Request, user: User, cursor: tuple[datetime, str], max_s: float
+) -> AsyncIterator[str]:
+    interval = state(request).settings.console_sse_interval_s
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max_s
+    yield f"retry: {int(interval * 1000)}\n\n"
+    while loop.time() < deadline and not await request.is_disconnected():
+        for row in newer(request, user.scope, cursor):
+            cursor = (row["inserted_at"], row["event_id"])
+            yield _event(request, row)
+        yield ": keep-alive\n\n"
+        await asyncio.sleep(interval)
+
+
+@router.get("/live/events")
+async def live_events(
+    request: Request, user: CurrentUser, since: str | None = None, max_s: float = MAX_STREAM_S
+) -> Response:
+    cursor = _cursor(request.headers.get("last-event-id") or since)
+    return StreamingResponse(
+        _events(request, user, cursor, min(max(max_s, 0.0), MAX_STREAM_S)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

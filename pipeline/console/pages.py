@@ -1,0 +1,159 @@
+"""The console's pages: overview (scores, grades, trends), violations, violation detail, review.
+
+Every read goes through the user's scope (``user.scope``): an MCN officer's queries carry their
+MCN in the SQL itself, and a violation of another MCN is "not found", exactly like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from pipeline.audit import record
+from pipeline.casefile import Case, find_violations, load_case
+from pipeline.clips import cut_clip
+from pipeline.console.auth import CheckedUser, CurrentUser
+from pipeline.console.context import ConsoleState, page, period_of, state
+from pipeline.errors import AudioError
+from pipeline.panels import BY_ID, run_panel
+from pipeline.records import Review
+from pipeline.scope import Period, Scope, scoped_query
+from pipeline.scoring import Level, Score, compute_scores
+from pipeline.users import User
+from pipeline.warehouse.rows import review_row
+
+router = APIRouter()
+TREND_MONTHS = 6
+MAX_REASON = 500
+
+
+def default_period(console: ConsoleState, scope: Scope) -> Period:
+    """The month of the newest violation the reader may see (else the current month)."""
+    rows = scoped_query(
+        console.store, "SELECT max(ts) AS t, count() AS n FROM violations FINAL WHERE {scope}", scope
+    )
+    newest = rows[0]["t"] if rows and rows[0]["n"] else datetime.now(UTC)
+    return Period.containing(newest, console.settings.timezone)
+
+
+def _trend(console: ConsoleState, level: Level, period: Period, scope: Scope) -> dict[str, Any]:
+    months = period.recent(TREND_MONTHS)
+    series: dict[str, list[float | None]] = {}
+    for i, month in enumerate(months):
+        for s in compute_scores(console.store, console.rules, level, month, scope, explained=False):
+            series.setdefault(s.subject, [None] * len(months))[i] = s.score
+    return {"months": [m.label for m in months], "series": series}
+
+
+def _bands(scores: list[Score], console: ConsoleState) -> list[tuple[Score, Any]]:
+    return [(s, console.rules.band(s.score)) for s in scores]
+
+
+@router.get("/", response_class=HTMLResponse)
+async def overview(request: Request, user: CurrentUser, period: str | None = None) -> Response:
+    console = state(request)
+    scope = user.scope
+    month = period_of(request, period, default_period(console, scope))
+    per_day = run_panel(console.store, BY_ID["violations_per_day"], console.rules, scope, month)
+    by_category = run_panel(console.store, BY_ID["violations_by_category"], console.rules, scope, month)
+    charts = {
+        "trend_mcn": _trend(console, "mcn", month, scope),
+        "trend_anchor": _trend(console, "anchor", month, scope),
+        "per_day": [{**r, "time": r["time"].astimezone(UTC).isoformat()} for r in per_day],
+        "by_category": by_category,
+    }
+    return page(
+        request,
+        "overview.html",
+        user,
+        period=month,
+        mcn_scores=_bands(compute_scores(console.store, console.rules, "mcn", month, scope), console),
+        anchor_scores=_bands(compute_scores(console.store, console.rules, "anchor", month, scope), console),
+        charts=json.dumps(charts, ensure_ascii=False),
+        rules=console.rules,
+    )
+
+
+@router.get("/violations", response_class=HTMLResponse)
+async def violations(
+    request: Request, user: CurrentUser, period: str | None = None, anchor: str | None = None
+) -> Response:
+    console = state(request)
+    month = period_of(request, period, default_period(console, user.scope))
+    rows = find_violations(console.store, user.scope, period=month, anchor_id=anchor or None, limit=500)
+    return page(request, "violations.html", user, period=month, rows=rows, anchor=anchor or "")
+
+
+def scoped_case(request: Request, user: User, event_id: str) -> Case:
+    """The violation if the user may see it; 404 otherwise (whether it exists or not)."""
+    console = state(request)
+    case = load_case(console.store, user.scope, event_id, context_s=console.settings.evidence_context_s)
+    if case is None:
+        raise HTTPException(404)
+    return case
+
+
+@router.get("/violations/{event_id}", response_class=HTMLResponse)
+async def violation(request: Request, user: CurrentUser, event_id: str) -> Response:
+    case = scoped_case(request, user, event_id)
+    v = case.violation
+    return page(
+        request,
+        "violation.html",
+        user,
+        case=case,
+        v=v,
+        hit=lambda s: s["end_offset_s"] >= v["offset_s"] and s["offset_s"] <= v["end_offset_s"],
+        period=Period.containing(v["ts"], state(request).settings.timezone),
+    )
+
+
+@router.get("/violations/{event_id}/clip.wav")
+async def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
+    case = scoped_case(request, user, event_id)
+    if not case.audio_path:
+        raise HTTPException(404, "this stream has no archived audio")
+    start, end = case.clip_bounds(state(request).settings.evidence_context_s)
+    try:
+        data = cut_clip(case.audio_path, start, end)
+    except AudioError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=300"})
+
+
+def save_review(console: ConsoleState, user: User, case: Case, decision: str, reason: str) -> None:
+    """Write a review and its audit entry (the review id sorts by time, so the latest wins)."""
+    now = datetime.now(UTC)
+    review = Review(
+        review_id=f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}",
+        violation_id=case.event_id,
+        reviewer=user.username,
+        decision=decision,  # type: ignore[arg-type]
+        reviewed_at=now,
+        reason=reason,
+    )
+    mcn_id = str(case.violation["mcn_id"])
+    console.store.insert("reviews", [review_row(review, mcn_id=mcn_id)])
+    record(console.store, user.username, f"review.{decision}", case.event_id, mcn_id, reason=reason)
+
+
+@router.post("/violations/{event_id}/review")
+async def review(
+    request: Request,
+    user: CheckedUser,
+    event_id: str,
+    decision: Annotated[Literal["confirm", "dismiss"], Form()],
+    reason: Annotated[str, Form(max_length=MAX_REASON)],
+) -> Response:
+    if not user.can_review:
+        raise HTTPException(403)
+    case = scoped_case(request, user, event_id)
+    if not reason.strip():
+        raise HTTPException(400, "a reason is required")
+    save_review(state(request), user, case, decision, reason.strip())
+    return RedirectResponse(f"/violations/{event_id}", status_code=303)
