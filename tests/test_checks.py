@@ -308,3 +308,21 @@ def test_evidence_is_the_snapshot_as_it_was() -> None:
 def test_on_segment_needs_a_detector() -> None:
     with pytest.raises(ValueError, match="needs a detector"):
         checker().on_segment(segment("x", 1))
+
+
+def test_with_the_real_detector() -> None:
+    claims = pytest.importorskip("pipeline.claims")
+    detector = claims.load_detector()
+    found = checker(entry(), detector=detector).on_listing(
+        listing(title="美白保湿面霜", selling_points="全网最低价")
+    )
+    assert {(v.kind, v.category) for v in found} >= {
+        ("qualification", "efficacy_without_registration"),
+        ("claim", "price"),
+    }
+    assert not any(v.kind == "claim" and v.category == "efficacy" for v in found)
+    special = entry(category="cosmetics_special", qualifications=(SPECIAL,))
+    lawful = checker(special, detector=detector).on_listing(
+        listing(title="美白面霜", category="cosmetics_special")
+    )
+    assert lawful == []
