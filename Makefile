@@ -3,15 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := clickhouse-server ffmpeg
+APT_PACKAGES := clickhouse-server ffmpeg chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps install demo test lint format bench clean
+.PHONY: help deps install demo test lint format bench clean vendor
 
 help:  ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps:  ## Install the system packages the tests need (Debian: clickhouse-server, ffmpeg)
+deps:  ## Install the system packages the tests need (Debian: clickhouse-server, ffmpeg, chromium)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
@@ -44,6 +44,14 @@ format: install  ## Apply ruff's formatting and safe fixes
 
 bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
 	$(BIN)/python -m bench.warehouse
+
+vendor:  ## Refresh the console's vendored ECharts from package-lock.json (npm ci; committed)
+	npm ci --no-audit --no-fund
+	install -m 644 node_modules/echarts/dist/echarts.min.js pipeline/console/static/vendor/echarts.min.js
+	install -m 644 node_modules/echarts/LICENSE pipeline/console/static/vendor/ECHARTS-LICENSE
+	install -m 644 node_modules/echarts/NOTICE pipeline/console/static/vendor/ECHARTS-NOTICE
+	install -m 644 node_modules/echarts/licenses/LICENSE-d3 pipeline/console/static/vendor/ECHARTS-LICENSE-d3
+	install -m 644 node_modules/zrender/LICENSE pipeline/console/static/vendor/ZRENDER-LICENSE
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

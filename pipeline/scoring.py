@@ -175,7 +175,8 @@ def scores_sql(rules: ScoringRules, level: Level) -> str:
         f"least({_num(rules.conduct_max_deduction)}, sumIf(deduction, grp = 'conduct')) "
         "AS conduct_deduction, "
         f"least({_num(rules.ledger_max_deduction)}, sumIf(deduction, grp = 'ledger')) AS ledger_deduction, "
-        "round(greatest(0, 100 - conduct_deduction - ledger_deduction), 1) AS score, "
+        # rounded half up by hand: round() differs between 18.16 and current releases
+        "floor(greatest(0, 100 - conduct_deduction - ledger_deduction) * 10 + 0.5) / 10 AS score, "
         f"multiIf({grade}, '{rules.grades[-1].grade}') AS grade "
         f"FROM ({items_sql(rules, level)}) GROUP BY subject, mcn_id"
     )

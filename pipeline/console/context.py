@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -16,6 +17,7 @@ from pipeline.config import Settings
 from pipeline.console.i18n import LANG_COOKIE, language_of, translator
 from pipeline.console.ratelimit import LoginLimiter
 from pipeline.scope import Period
+from pipeline.scoring import explain
 from pipeline.scoring_rules import ScoringRules
 from pipeline.users import User
 from pipeline.warehouse import Store
@@ -39,8 +41,6 @@ def state(request: Request) -> ConsoleState:
 
 
 def local_time(value: datetime | None, timezone: str) -> str:
-    from zoneinfo import ZoneInfo
-
     return "" if value is None else value.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -57,6 +57,7 @@ def page(
         "label": lambda c: label(c, lang),
         "severity_label": lambda s: severity_label(s, lang),
         "local": lambda v: local_time(v, console.settings.timezone),
+        "explain": lambda s: explain(s, console.rules, lang),
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
         **values,
