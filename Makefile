@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 APT_PACKAGES := clickhouse-server ffmpeg chromium chromium-driver
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help deps install demo test lint format bench clean vendor
+.PHONY: help deps install demo test lint format bench clean vendor dashboards
 
 help:  ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -52,6 +52,9 @@ vendor:  ## Refresh the console's vendored ECharts from package-lock.json (npm c
 	install -m 644 node_modules/echarts/NOTICE pipeline/console/static/vendor/ECHARTS-NOTICE
 	install -m 644 node_modules/echarts/licenses/LICENSE-d3 pipeline/console/static/vendor/ECHARTS-LICENSE-d3
 	install -m 644 node_modules/zrender/LICENSE pipeline/console/static/vendor/ZRENDER-LICENSE
+
+dashboards: install  ## Regenerate dashboards/ (Grafana JSON) from the console's panel queries
+	$(BIN)/python -m pipeline.grafana
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

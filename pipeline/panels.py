@@ -2,7 +2,7 @@
 
 Each panel's SQL uses the warehouse placeholders ``%(start)s`` / ``%(end)s`` (the period),
 ``%(tz)s`` (the display time zone) and the ``{scope}`` token (the reader's MCNs). The console runs
-it through :func:`run_panel` with the reader's scope; ``dashboards/build.py`` turns the same text
+it through :func:`run_panel` with the reader's scope; :mod:`pipeline.grafana` turns the same text
 into Grafana SQL (``$__fromTime`` / ``$__toTime``, an ``mcn`` variable), so the two cannot drift.
 """
 
