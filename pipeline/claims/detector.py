@@ -1,0 +1,176 @@
+"""The claim detector: normalise, (for speech) undo homophones, match, judge the context, report.
+
+``Detector.detect`` returns :class:`~pipeline.records.Claim` records with character offsets into
+the text it was given; ``Detector.explain`` returns every candidate with the reason it was kept or
+dropped, for people tuning the lexicon.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pipeline.claims.conditions import Layout
+from pipeline.claims.homophones import Correction, HomophoneCorrector
+from pipeline.claims.lexicon import Lexicon, load_lexicon
+from pipeline.claims.matching import Candidate, CandidateFinder, Hit, literal_strings
+from pipeline.claims.normalize import Normalised, Normaliser
+from pipeline.claims.segment import chinese_pipeline
+from pipeline.config import load_settings
+from pipeline.records import Claim
+
+Source = Literal["speech", "listing"]
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A candidate and what became of it: ``reason`` is None for a claim, else why it is not one."""
+
+    candidate: Candidate
+    matched: str  # the normalised (and, for speech, homophone-corrected) text it matched
+    reason: str | None
+    corrected: bool  # whether it relies on a homophone correction
+
+
+class Detector:
+    """Finds claims in live-commerce utterances and listing texts; build with :func:`load_detector`."""
+
+    def __init__(self, lexicon: Lexicon, normaliser: Normaliser | None = None) -> None:
+        self.lexicon = lexicon
+        self._normalise = normaliser or Normaliser()
+        strings = literal_strings(lexicon)
+        nlp, tokenizer = chinese_pipeline(strings)
+        self._finder = CandidateFinder(lexicon, nlp)
+        asr_words = {s for e in lexicon.entries if e.asr for s in (*e.terms, *e.keywords)}
+        self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word, tokenizer.boundaries)
+
+    @property
+    def version(self) -> str:
+        """The lexicon version every claim carries (declared version + content digest)."""
+        return self.lexicon.version
+
+    def detect(self, text: str, *, source: Source = "speech") -> list[Claim]:
+        """The claims in ``text``; ``source`` is ``speech`` (a transcript) or ``listing``."""
+        normalised = self._normalise(text)
+        verdicts = [v for v in self._verdicts(normalised.text, source) if v.reason is None]
+        return [self._claim(v, normalised) for v in _deduplicate(verdicts)]
+
+    def explain(self, text: str, *, source: Source = "speech") -> list[Verdict]:
+        """Every candidate in ``text`` with the reason it is or is not a claim."""
+        return self._verdicts(self._normalise(text).text, source)
+
+    def _verdicts(self, text: str, source: Source) -> list[Verdict]:
+        """Verdicts on the text as written and, for speech, on its homophone-corrected reading.
+
+        The corrected reading only adds candidates that rely on a correction: a correction can turn
+        a real word into a lexicon word (售价 → 首家), so the text as written is always judged too.
+        """
+        hits = self._finder.index.scan(text)
+        verdicts = self._judge_all(text, hits, ()) if hits else []
+        if source == "speech":
+            exact = [(s, e) for s, e, string in hits if len(string) > 1]
+            corrected, corrections = self._homophones.correct(text, exact)
+            if corrections:
+                verdicts.extend(self._judge_all(corrected, self._finder.index.scan(corrected), corrections))
+        return verdicts
+
+    def _judge_all(self, text: str, hits: list[Hit], corrections: tuple[Correction, ...]) -> list[Verdict]:
+        """Verdicts on every candidate; with ``corrections``, only on those that rely on one."""
+        layout = Layout(text)
+        candidates = self._finder.find(text, hits)
+        if corrections:
+            candidates = [c for c in candidates if any(_overlap(k, c) for k in corrections)]
+        return [self._judge(c, layout, corrections) for c in candidates]
+
+    def _judge(self, candidate: Candidate, layout: Layout, corrections: tuple[Correction, ...]) -> Verdict:
+        entry = candidate.entry
+        span = layout.span(candidate.start, candidate.end)
+        relied = [c for c in corrections if _overlap(c, candidate)]
+        reason: str | None = None
+        for i, condition in enumerate(entry.not_when):
+            if condition.holds(span):
+                reason = f"{entry.rule_id} not_when[{i}]"
+                break
+        if reason is None:
+            reason = next((r.rule_id for r in self.lexicon.contexts if r.applies(entry.category, span)), None)
+        if reason is None and entry.needs and not any(c.holds(span) for c in entry.needs):
+            reason = f"{entry.rule_id} needs"
+        if reason is None and relied and not entry.asr:
+            reason = "homophone: entry does not allow it"
+        if reason is None and any(_unsupported(c, candidate) for c in relied):
+            reason = "homophone: weak correction with nothing around it"
+        matched = layout.text[candidate.start : candidate.end]
+        return Verdict(candidate, matched, reason, bool(relied))
+
+    def _claim(self, verdict: Verdict, normalised: Normalised) -> Claim:
+        entry = verdict.candidate.entry
+        start, end = normalised.span(verdict.candidate.start, verdict.candidate.end)
+        term = normalised.original[start:end]
+        extra = {"read_as": verdict.matched} if verdict.corrected else {}
+        return Claim(
+            category=entry.category,
+            term=term,
+            start=start,
+            end=end,
+            severity=entry.severity,
+            rule_id=entry.rule_id,
+            legal_basis=entry.legal_basis,
+            lexicon_version=self.version,
+            rewrite=entry.rewrite,
+            requires=entry.requires,
+            extra=extra,
+        )
+
+
+def _overlap(correction: Correction, candidate: Candidate) -> bool:
+    return correction.start < candidate.end and candidate.start < correction.end
+
+
+def _unsupported(correction: Correction, candidate: Candidate) -> bool:
+    """A weak correction that covers the whole candidate: nothing else speaks for the claim."""
+    return not correction.strong and correction.start <= candidate.start and correction.end >= candidate.end
+
+
+def _deduplicate(verdicts: list[Verdict]) -> list[Verdict]:
+    """One claim per category where matches overlap: the most severe, then the longest."""
+    kept: list[Verdict] = []
+    ranked = sorted(
+        verdicts,
+        key=lambda v: (
+            -_SEVERITY_RANK[v.candidate.entry.severity],
+            v.candidate.start - v.candidate.end,
+            v.candidate.start,
+            v.candidate.entry.rule_id,
+        ),
+    )
+    for verdict in ranked:
+        c = verdict.candidate
+        if not any(
+            k.candidate.entry.category == c.entry.category
+            and k.candidate.start < c.end
+            and c.start < k.candidate.end
+            for k in kept
+        ):
+            kept.append(verdict)
+    return sorted(kept, key=lambda v: (v.candidate.start, v.candidate.end, v.candidate.entry.category))
+
+
+_LOCK = threading.Lock()
+
+
+@lru_cache(maxsize=8)
+def _load(directory: Path) -> Detector:
+    normaliser = Normaliser()
+    return Detector(load_lexicon(directory, normaliser.text), normaliser)
+
+
+def load_detector(lexicon_dir: Path | None = None) -> Detector:
+    """The detector for a lexicon directory (default: the ``lexicon_dir`` setting), built once."""
+    if lexicon_dir is None:
+        lexicon_dir = load_settings().lexicon_dir
+    with _LOCK:
+        return _load(Path(lexicon_dir).resolve())
