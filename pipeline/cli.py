@@ -76,6 +76,11 @@ def _register_commands() -> None:
 
     main.add_command(ledger)
 
+    from pipeline.claims.cli import detect, eval_claims
+
+    main.add_command(detect)
+    eval_group.add_command(eval_claims)
+
     from pipeline.speech_cli import eval_asr, transcribe
 
     main.add_command(transcribe)
