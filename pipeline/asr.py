@@ -1,0 +1,288 @@
+"""Streaming speech recognition for many live streams at once, with faster-whisper.
+
+A :class:`Transcriber` keeps a small state per stream (VAD, the audio not yet decoded, where the
+next piece begins) and one queue of *pieces* ready to decode, from all streams. Pieces are cut by
+:mod:`pipeline.vad` at silences, so a word that straddles two :class:`AudioChunk` records is decoded
+once, whole, in one piece: chunk edges never reach the model. Each piece is decoded exactly once,
+and :meth:`Transcriber.step` decodes up to ``batch_size`` queued pieces, of any streams, in one
+batched encoder + decoder call (what faster-whisper's BatchedInferencePipeline does for the windows
+of one file).
+
+How a worker drives it for many streams::
+
+    transcriber = Transcriber(speech_model.load(settings))
+    for chunk in chunks_of_all_streams:            # AudioChunk records, any interleaving
+        transcriber.add(chunk)                     # cheap: buffers audio, runs the VAD
+        if transcriber.due(max_wait_s=2.0):        # a full batch, or a piece waiting too long
+            publish(transcriber.step())            # one batched decode
+        if chunk.final:
+            publish(transcriber.flush(chunk.stream_id))
+
+``feed(chunk)`` (add, then decode everything queued) is the one-stream shortcut. Segment ids are
+derived from the stream id and the piece's sample offsets, which depend on the audio alone, so a
+stream processed twice yields the same ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from pipeline.errors import AudioError
+from pipeline.records import AudioChunk, TranscriptSegment, stable_id
+from pipeline.speech_model import LoadedModel
+from pipeline.transcript_filters import Part, Thresholds, judge_piece
+from pipeline.vad import SAMPLE_RATE_HZ, CutOptions, Floats, PieceCutter, StreamingVad
+
+CPU_BUDGET_S = 28.0  # Whisper's encoder costs a full 30 s window per piece: fill it on a CPU
+GPU_BUDGET_S = 6.0  # on a GPU batching makes windows cheap: answer sooner
+_MAX_GAP_S = 30.0  # a longer hole in a stream's offsets starts it afresh instead of padding
+_TIME_STEP_S = 0.02  # one Whisper timestamp token
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriberOptions:
+    """Decoding settings; ``cut`` decides the pieces (its budget: how long speech may wait)."""
+
+    language: str = "zh"
+    beam_size: int = 5
+    batch_size: int = 8
+    timestamps: bool = True  # split a piece into utterances with Whisper's timestamp tokens
+    tokens_per_s: float = 12.0  # decoding stops past this many tokens per second of audio
+    cut: CutOptions = field(default_factory=CutOptions)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+def default_options(device: str, latency_budget_s: float | None = None) -> TranscriberOptions:
+    """Options with the latency budget suited to the device unless one is given (docs/speech.md)."""
+    budget = latency_budget_s or (GPU_BUDGET_S if device == "cuda" else CPU_BUDGET_S)
+    return TranscriberOptions(cut=CutOptions(latency_budget_s=budget))
+
+
+@dataclass(slots=True)
+class _Stream:
+    base: int  # absolute sample of the stream's first chunk
+    vad: StreamingVad
+    cutter: PieceCutter
+    audio: np.ndarray  # int16 samples kept, from `kept_from`
+    kept_from: int = 0  # relative to base
+    fed: int = 0  # samples received, relative to base
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    stream_id: str
+    start: int  # absolute samples
+    end: int
+    audio: Floats
+    queued_at: float
+
+
+class Transcriber:
+    """Per-stream state plus one queue of pieces decoded in batches (see the module docstring)."""
+
+    def __init__(self, model: LoadedModel, options: TranscriberOptions | None = None) -> None:
+        self.model = model
+        self.options = opt = options or default_options(model.device)
+        whisper = model.whisper
+        self._tokenizer = Tokenizer(
+            whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=opt.language
+        )
+        self._prompt = whisper.get_prompt(self._tokenizer, [], without_timestamps=not opt.timestamps)
+        self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
+        self._streams: dict[str, _Stream] = {}
+        self._queue: deque[_Job] = deque()
+        self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
+
+    # -- feeding ---------------------------------------------------------------------------------
+
+    def add(self, chunk: AudioChunk) -> None:
+        """Take one chunk of a stream: buffer it, run the VAD, queue the pieces it completes."""
+        samples = _samples(chunk)
+        start = round(chunk.offset_s * SAMPLE_RATE_HZ)
+        stream = self._streams.get(chunk.stream_id)
+        if stream is None or start - (stream.base + stream.fed) > _MAX_GAP_S * SAMPLE_RATE_HZ:
+            if stream is not None:
+                self._finish(chunk.stream_id, stream)
+            stream = self._streams[chunk.stream_id] = self._new_stream(start)
+        skip = stream.base + stream.fed - start  # > 0: already seen (a redelivery); < 0: a gap
+        if skip < 0:
+            samples = np.concatenate([np.zeros(-skip, dtype=np.int16), samples])
+        elif skip > 0:
+            samples = samples[skip:]
+        if len(samples):
+            self._append(chunk.stream_id, stream, samples)
+
+    def feed(self, chunk: AudioChunk) -> list[TranscriptSegment]:
+        """One-stream shortcut: add the chunk, then decode everything queued (all of it at its end)."""
+        if chunk.final:
+            self.add(chunk)
+            return self.flush(chunk.stream_id)
+        self.add(chunk)
+        return self.drain()
+
+    def flush(self, stream_id: str) -> list[TranscriptSegment]:
+        """End of a stream: queue its last speech, decode everything queued, forget the stream."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None:
+            self._finish(stream_id, stream)
+        return self.drain()
+
+    # -- decoding --------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Pieces queued for decoding, all streams together."""
+        return len(self._queue)
+
+    def due(self, max_wait_s: float) -> bool:
+        """Whether to decode now: a full batch is queued, or the oldest piece waited ``max_wait_s``."""
+        if len(self._queue) >= self.options.batch_size:
+            return True
+        return bool(self._queue) and time.monotonic() - self._queue[0].queued_at >= max_wait_s
+
+    def step(self) -> list[TranscriptSegment]:
+        """Decode up to ``batch_size`` queued pieces (oldest first, any streams) in one call."""
+        count = min(self.options.batch_size, len(self._queue))
+        jobs = [self._queue.popleft() for _ in range(count)]
+        return self._decode(jobs) if jobs else []
+
+    def drain(self) -> list[TranscriptSegment]:
+        """Decode everything queued, in batches."""
+        out: list[TranscriptSegment] = []
+        while self._queue:
+            out.extend(self.step())
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _new_stream(self, start: int) -> _Stream:
+        empty = np.zeros(0, dtype=np.int16)
+        return _Stream(base=start, vad=StreamingVad(), cutter=PieceCutter(self.options.cut), audio=empty)
+
+    def _append(self, stream_id: str, stream: _Stream, samples: np.ndarray) -> None:
+        stream.audio = np.concatenate([stream.audio, samples])
+        stream.fed += len(samples)
+        probs = stream.vad.push(samples.astype(np.float32) / 32768.0)
+        for piece in stream.cutter.push(probs):
+            self._enqueue(stream_id, stream, piece.start, piece.end)
+        keep = stream.cutter.retain_from()
+        if keep > stream.kept_from:
+            stream.audio = stream.audio[keep - stream.kept_from :]
+            stream.kept_from = keep
+
+    def _finish(self, stream_id: str, stream: _Stream) -> None:
+        for piece in stream.cutter.flush(stream.fed):
+            self._enqueue(stream_id, stream, piece.start, piece.end)
+
+    def _enqueue(self, stream_id: str, stream: _Stream, start: int, end: int) -> None:
+        lo, hi = max(0, start - stream.kept_from), max(0, end - stream.kept_from)
+        audio = stream.audio[lo:hi].astype(np.float32) / 32768.0
+        job = _Job(stream_id, stream.base + start, stream.base + end, audio, time.monotonic())
+        self._queue.append(job)
+
+    def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
+        whisper = self.model.whisper
+        features = np.stack([pad_or_trim(whisper.feature_extractor(job.audio)[..., :-1]) for job in jobs])
+        encoded = whisper.encode(features)
+        longest = max(len(job.audio) for job in jobs) / SAMPLE_RATE_HZ
+        room = whisper.max_length - len(self._prompt)
+        results = whisper.model.generate(
+            encoded,
+            [list(self._prompt) for _ in jobs],
+            beam_size=self.options.beam_size,
+            max_length=len(self._prompt) + min(room, int(longest * self.options.tokens_per_s) + 16),
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        out: list[TranscriptSegment] = []
+        for job, result in zip(jobs, results, strict=True):
+            tokens = list(result.sequences_ids[0])
+            avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+            out.extend(self._segments(job, tokens, avg_logprob, float(result.no_speech_prob)))
+        return out
+
+    def _segments(
+        self, job: _Job, tokens: list[int], avg_logprob: float, no_speech_prob: float
+    ) -> list[TranscriptSegment]:
+        duration = (job.end - job.start) / SAMPLE_RATE_HZ
+        spans = _split(tokens, self._tokenizer.timestamp_begin, duration)
+        parts = [Part(self._tokenizer.decode(part), t1 - t0) for t0, t1, part in spans]
+        verdicts = judge_piece(
+            parts, no_speech_prob=no_speech_prob, avg_logprob=avg_logprob, thresholds=self.options.thresholds
+        )
+        start_s = job.start / SAMPLE_RATE_HZ
+        out: list[TranscriptSegment] = []
+        for index, ((t0, t1, _), verdict) in enumerate(zip(spans, verdicts, strict=True)):
+            if verdict.text is None:
+                self.dropped[verdict.reason] = self.dropped.get(verdict.reason, 0) + 1
+                continue
+            out.append(
+                TranscriptSegment(
+                    segment_id=stable_id("transcript", job.stream_id, job.start, job.end, index),
+                    stream_id=job.stream_id,
+                    offset_s=round(start_s + t0, 3),
+                    end_offset_s=round(start_s + t1, 3),
+                    text=verdict.text,
+                    no_speech_prob=round(no_speech_prob, 4),
+                    avg_logprob=round(avg_logprob, 4),
+                    low_confidence=verdict.low_confidence,
+                    model=self.model.label,
+                )
+            )
+        return out
+
+
+def _split(
+    tokens: list[int], timestamp_begin: int, duration_s: float
+) -> list[tuple[float, float, list[int]]]:
+    """Text tokens grouped by Whisper's timestamp tokens: (start_s, end_s, tokens) within a piece."""
+    parts: list[tuple[float, float, list[int]]] = []
+    start, current = 0.0, []
+    for token in tokens:
+        if token < timestamp_begin:
+            current.append(token)
+            continue
+        at = min(duration_s, (token - timestamp_begin) * _TIME_STEP_S)
+        if current:
+            parts.append((start, max(at, start), current))
+            current = []
+        start = at
+    if current:
+        parts.append((min(start, duration_s), duration_s, current))
+    return parts
+
+
+def _samples(chunk: AudioChunk) -> np.ndarray:
+    if chunk.sample_rate_hz != SAMPLE_RATE_HZ:
+        raise AudioError(
+            f"stream {chunk.stream_id} chunk {chunk.seq}: {chunk.sample_rate_hz} Hz audio, "
+            f"the transcriber takes {SAMPLE_RATE_HZ} Hz (decode with pipeline.audio)"
+        )
+    if len(chunk.pcm) % 2:
+        raise AudioError(f"stream {chunk.stream_id} chunk {chunk.seq}: odd number of PCM bytes")
+    return np.frombuffer(chunk.pcm, dtype="<i2").astype(np.int16)
+
+
+def transcribe_chunks(
+    transcriber: Transcriber, chunks: Iterable[AudioChunk], *, live: bool = False
+) -> Iterator[TranscriptSegment]:
+    """Segments of one stream's chunks, in order. A recording is decoded in full batches; a live
+    source (``live=True``) has each piece decoded as soon as it is cut."""
+    stream_id: str | None = None
+    for chunk in chunks:
+        stream_id = chunk.stream_id
+        transcriber.add(chunk)
+        if transcriber.due(max_wait_s=0.0 if live else float("inf")):
+            yield from transcriber.step()
+    if stream_id is not None:
+        yield from transcriber.flush(stream_id)
