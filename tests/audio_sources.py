@@ -1,0 +1,87 @@
+"""Audio fixtures made on the spot: ffmpeg conversions, generated sound, and a local HTTP server.
+
+Nothing here is committed audio: files are written into pytest's temporary directories.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+AUDIO = Path(__file__).resolve().parent / "data" / "audio"
+SAMPLE = Path(__file__).resolve().parent / "data" / "sample"
+
+
+def ffmpeg(*args: str) -> None:
+    """Run ffmpeg quietly; a failure shows its stderr."""
+    cmd = ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y", *args]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=300)
+
+
+def convert(source: Path, target: Path, *codec: str) -> Path:
+    ffmpeg("-i", str(source), *codec, str(target))
+    return target
+
+
+def generated(target: Path, lavfi: str, *codec: str) -> Path:
+    """Sound from an ffmpeg lavfi source (sine=..., anullsrc=..., anoisesrc=...)."""
+    ffmpeg("-f", "lavfi", "-i", lavfi, *codec, str(target))
+    return target
+
+
+def hls(source: Path, directory: Path, segment_s: float = 1.0) -> Path:
+    """An HLS rendition of ``source`` (AAC in MPEG-TS segments) with its playlist."""
+    directory.mkdir(parents=True, exist_ok=True)
+    playlist = directory / "index.m3u8"
+    ffmpeg(
+        "-i", str(source), "-c:a", "aac", "-b:a", "64k", "-f", "hls",
+        "-hls_time", str(segment_s), "-hls_list_size", "0", str(playlist),
+    )  # fmt: skip
+    return playlist
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def http_server(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on a free loopback port; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_QuietHandler, directory=str(directory)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@contextmanager
+def silent_server() -> Iterator[str]:
+    """A TCP server that accepts connections and never answers: a stalled live source."""
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/live.flv"
+    finally:
+        listener.close()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on (bound, then released)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
