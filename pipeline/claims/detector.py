@@ -31,7 +31,7 @@ class Verdict:
     """A candidate and what became of it: ``reason`` is None for a claim, else why it is not one."""
 
     candidate: Candidate
-    matched: str  # the normalised (and, for speech, homophone-corrected) text it matched
+    matched: str  # the normalised (and, for speech, homophone-corrected) text it reports
     reason: str | None
     corrected: bool  # whether it relies on a homophone correction
 
@@ -103,12 +103,14 @@ class Detector:
             reason = "homophone: entry does not allow it"
         if reason is None and any(_unsupported(c, candidate) for c in relied):
             reason = "homophone: weak correction with nothing around it"
-        matched = layout.text[candidate.start : candidate.end]
-        return Verdict(candidate, matched, reason, bool(relied))
+        end = candidate.end
+        if entry.extend is not None and (more := entry.extend.match(layout.text, end)) is not None:
+            end = more.end()  # the reported term runs on (最 → 最好用); the match stays as it was
+        return Verdict(candidate, layout.text[candidate.start : end], reason, bool(relied))
 
     def _claim(self, verdict: Verdict, normalised: Normalised) -> Claim:
         entry = verdict.candidate.entry
-        start, end = normalised.span(verdict.candidate.start, verdict.candidate.end)
+        start, end = normalised.span(verdict.candidate.start, verdict.candidate.start + len(verdict.matched))
         term = normalised.original[start:end]
         extra = {"read_as": verdict.matched} if verdict.corrected else {}
         return Claim(

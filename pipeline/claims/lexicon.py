@@ -13,6 +13,7 @@ The schema is described in docs/claims.md; in short an entry is::
       severity: medium             # defaults to the file's
       not_when: [{after: '^近'}]   # contexts in which it is not a claim
       needs: [{sentence: '价'}]    # contexts it needs to be a claim
+      extend: '[一-龥]{1,2}'     # report more than the match (最 → 最好用)
       rewrite: 很受欢迎            # a compliant wording to suggest
       requires: [...]              # efficacy: qualification types that make it lawful
       examples: [...]              # utterances it must flag (checked by the tests)
@@ -53,7 +54,7 @@ MatchKind = Literal["terms", "words", "tokens", "regex"]
 _KINDS: tuple[MatchKind, ...] = ("terms", "words", "tokens", "regex")
 _ENTRY_KEYS = frozenset(
     {"rule_id", "category", "severity", "legal_basis", "keywords", "not_when", "needs", "rewrite"}
-    | {"requires", "examples", "not_claims", "note", "asr"}
+    | {"requires", "examples", "not_claims", "note", "asr", "extend"}
     | set(_KINDS)
 )
 _FILE_KEYS = frozenset({"category", "severity", "legal_basis", "entries", "note"})
@@ -83,6 +84,7 @@ class Entry:
     requires: tuple[str, ...]
     examples: tuple[str, ...]
     not_claims: tuple[str, ...]
+    extend: re.Pattern[str] | None  # matched right after a match: the reported term runs on
     asr: bool  # may its words be recognised through homophones in speech?
     source: str
 
@@ -279,6 +281,7 @@ def _entry(
     if not isinstance(asr, bool):
         raise LexiconError(f"{where}: asr: expected true or false")
     rewrite = raw.get("rewrite")
+    extend = raw.get("extend")
     return Entry(
         rule_id=rule_id,
         category=category,
@@ -295,6 +298,9 @@ def _entry(
         requires=requires,
         examples=_strings(raw.get("examples"), f"{where}: examples"),
         not_claims=_strings(raw.get("not_claims"), f"{where}: not_claims"),
+        extend=_compile(_expand(_text(extend, f"{where}: extend"), macros, where), f"{where}: extend")
+        if extend is not None
+        else None,
         asr=asr,
         source=source,
     )
