@@ -30,6 +30,7 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
 }
 _MACHINE_PATHS = ("/api/", "/live/events")
+ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router)
 
 
 class SecurityHeaders:
@@ -61,8 +62,8 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
         limiter=LoginLimiter(settings.console_login_attempts, settings.console_login_window_s),
     )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
-    for module in (auth, pages, live, exports, api):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     _handle_errors(app)
     app.add_middleware(SecurityHeaders)
     return app

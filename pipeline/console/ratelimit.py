@@ -1,5 +1,8 @@
 """Login rate limiting: failed attempts per user name and per client address in a sliding window.
 
+A user name is refused after ``attempts`` failures in the window; a client address after
+``IP_FACTOR`` times as many (several people may share one address behind a NAT).
+
 Kept in the console process's memory: a restart forgets it, and several console processes each
 count on their own (put the login behind one process or a proxy limit when scaling out).
 """
@@ -12,8 +15,11 @@ from collections import deque
 from collections.abc import Callable
 
 
+IP_FACTOR = 4
+
+
 class LoginLimiter:
-    """At most ``attempts`` failures per key within ``window_s``; then the key is refused."""
+    """At most ``attempts`` failures per user (``IP_FACTOR`` times that per address) in ``window_s``."""
 
     def __init__(self, attempts: int, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.attempts = attempts
@@ -22,10 +28,13 @@ class LoginLimiter:
         self._failures: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def blocked(self, *keys: str) -> bool:
-        """Whether any of the keys has used up its failures."""
+    def blocked(self, user_key: str, address_key: str) -> bool:
+        """Whether the user name or the client address has used up its failures."""
         with self._lock:
-            return any(len(self._recent(k)) >= self.attempts for k in keys)
+            return (
+                len(self._recent(user_key)) >= self.attempts
+                or len(self._recent(address_key)) >= self.attempts * IP_FACTOR
+            )
 
     def fail(self, *keys: str) -> None:
         with self._lock:
