@@ -14,7 +14,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-
 IP_FACTOR = 4
 
 
