@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := clickhouse-server ffmpeg chromium chromium-driver
+APT_PACKAGES := clickhouse-server ffmpeg chromium chromium-driver fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps install demo test lint format bench clean vendor dashboards

@@ -8,6 +8,7 @@
     var el = document.getElementById(id);
     if (!el) { return; }
     var chart = window.echarts.init(el, null, { renderer: "canvas" });
+    option.animation = false;  // draw at once: what you see is the data, also in screenshots
     chart.setOption(option);
     window.addEventListener("resize", function () { chart.resize(); });
   }
