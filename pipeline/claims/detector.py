@@ -16,14 +16,16 @@ from typing import Literal
 from pipeline.claims.conditions import Layout
 from pipeline.claims.homophones import Correction, HomophoneCorrector
 from pipeline.claims.lexicon import Lexicon, load_lexicon
-from pipeline.claims.matching import Candidate, CandidateFinder, Hit, literal_strings
+from pipeline.claims.matching import Candidate, CandidateFinder, literal_strings
 from pipeline.claims.normalize import Normalised, Normaliser
-from pipeline.claims.segment import chinese_pipeline
+from pipeline.claims.segment import Segmentation, chinese_pipeline
 from pipeline.config import load_settings
 from pipeline.records import Claim
 
 Source = Literal["speech", "listing"]
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+WEAK_SUPPORT = 2  # characters a claim needs beside a weak homophone correction to rely on it
+_Placed = tuple[Candidate, Layout, tuple[Correction, ...]]  # a candidate, the text it is in, corrections
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +48,8 @@ class Detector:
         nlp, tokenizer = chinese_pipeline(strings)
         self._finder = CandidateFinder(lexicon, nlp)
         asr_words = {s for e in lexicon.entries if e.asr for s in (*e.terms, *e.keywords)}
-        self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word, tokenizer.boundaries)
+        self._tokenizer = tokenizer
+        self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
 
     @property
     def version(self) -> str:
@@ -54,37 +57,53 @@ class Detector:
         return self.lexicon.version
 
     def detect(self, text: str, *, source: Source = "speech") -> list[Claim]:
-        """The claims in ``text``; ``source`` is ``speech`` (a transcript) or ``listing``."""
+        """The claims in ``text``; ``source`` is ``speech`` (a transcript) or ``listing``.
+
+        Where matches of one category overlap, one claim stands for them: the most severe, then
+        the longest. Candidates are judged in that order, and one already outranked by a claim is
+        not judged at all.
+        """
         normalised = self._normalise(text)
-        verdicts = [v for v in self._verdicts(normalised.text, source) if v.reason is None]
-        return [self._claim(v, normalised) for v in _deduplicate(verdicts)]
+        kept: list[Verdict] = []
+        for candidate, layout, corrections in sorted(self._candidates(normalised.text, source), key=_rank):
+            if not any(_same_place(k.candidate, candidate) for k in kept):
+                verdict = self._judge(candidate, layout, corrections)
+                if verdict.reason is None:
+                    kept.append(verdict)
+        kept.sort(key=lambda v: (v.candidate.start, v.candidate.end, v.candidate.entry.category))
+        return [self._claim(v, normalised) for v in kept]
+
+    def normalise_text(self, text: str) -> str:
+        """The text as the lexicons see it (Simplified, half-width, 百分百 → 100%, …)."""
+        return self._normalise(text).text
 
     def explain(self, text: str, *, source: Source = "speech") -> list[Verdict]:
         """Every candidate in ``text`` with the reason it is or is not a claim."""
-        return self._verdicts(self._normalise(text).text, source)
+        return [self._judge(*placed) for placed in self._candidates(self._normalise(text).text, source)]
 
-    def _verdicts(self, text: str, source: Source) -> list[Verdict]:
-        """Verdicts on the text as written and, for speech, on its homophone-corrected reading.
+    def _candidates(self, text: str, source: Source) -> list[_Placed]:
+        """Candidates in the text as written and, for speech, in its homophone-corrected reading.
 
         The corrected reading only adds candidates that rely on a correction: a correction can turn
-        a real word into a lexicon word (售价 → 首家), so the text as written is always judged too.
+        a real word into a lexicon word (售价 → 首家), so the text as written is always matched too.
         """
         hits = self._finder.index.scan(text)
-        verdicts = self._judge_all(text, hits, ()) if hits else []
+        segmentation = Segmentation(text, self._tokenizer)
+        placed: list[_Placed] = []
+        if hits:
+            layout = Layout(text)
+            placed.extend((c, layout, ()) for c in self._finder.find(segmentation, hits))
         if source == "speech":
             exact = [(s, e) for s, e, string in hits if len(string) > 1]
-            corrected, corrections = self._homophones.correct(text, exact)
+            corrected, corrections = self._homophones.correct(segmentation, exact)
             if corrections:
-                verdicts.extend(self._judge_all(corrected, self._finder.index.scan(corrected), corrections))
-        return verdicts
-
-    def _judge_all(self, text: str, hits: list[Hit], corrections: tuple[Correction, ...]) -> list[Verdict]:
-        """Verdicts on every candidate; with ``corrections``, only on those that rely on one."""
-        layout = Layout(text)
-        candidates = self._finder.find(text, hits)
-        if corrections:
-            candidates = [c for c in candidates if any(_overlap(k, c) for k in corrections)]
-        return [self._judge(c, layout, corrections) for c in candidates]
+                layout = Layout(corrected)
+                reading = Segmentation(corrected, self._tokenizer)
+                found = self._finder.find(reading, self._finder.index.scan(corrected))
+                placed.extend(
+                    (c, layout, corrections) for c in found if any(_overlap(k, c) for k in corrections)
+                )
+        return placed
 
     def _judge(self, candidate: Candidate, layout: Layout, corrections: tuple[Correction, ...]) -> Verdict:
         entry = candidate.entry
@@ -133,32 +152,27 @@ def _overlap(correction: Correction, candidate: Candidate) -> bool:
 
 
 def _unsupported(correction: Correction, candidate: Candidate) -> bool:
-    """A weak correction that covers the whole candidate: nothing else speaks for the claim."""
-    return not correction.strong and correction.start <= candidate.start and correction.end >= candidate.end
+    """A weak correction with too little around it in the candidate to speak for the claim.
+
+    一生推荐 → 医生推荐 has 推荐 beside the correction; 别指望 → 别之王 has only a 别.
+    """
+    beside = (candidate.end - candidate.start) - (correction.end - correction.start)
+    return not correction.strong and beside < WEAK_SUPPORT
 
 
-def _deduplicate(verdicts: list[Verdict]) -> list[Verdict]:
-    """One claim per category where matches overlap: the most severe, then the longest."""
-    kept: list[Verdict] = []
-    ranked = sorted(
-        verdicts,
-        key=lambda v: (
-            -_SEVERITY_RANK[v.candidate.entry.severity],
-            v.candidate.start - v.candidate.end,
-            v.candidate.start,
-            v.candidate.entry.rule_id,
-        ),
+def _rank(placed: _Placed) -> tuple[int, int, int, str]:
+    """Most severe first, then longest, then leftmost."""
+    c = placed[0]
+    return (-_SEVERITY_RANK[c.entry.severity], c.start - c.end, c.start, c.entry.rule_id)
+
+
+def _same_place(claimed: Candidate, candidate: Candidate) -> bool:
+    """Whether a candidate overlaps a claim of its own category."""
+    return (
+        claimed.entry.category == candidate.entry.category
+        and claimed.start < candidate.end
+        and candidate.start < claimed.end
     )
-    for verdict in ranked:
-        c = verdict.candidate
-        if not any(
-            k.candidate.entry.category == c.entry.category
-            and k.candidate.start < c.end
-            and c.start < k.candidate.end
-            for k in kept
-        ):
-            kept.append(verdict)
-    return sorted(kept, key=lambda v: (v.candidate.start, v.candidate.end, v.candidate.entry.category))
 
 
 _LOCK = threading.Lock()

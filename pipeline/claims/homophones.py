@@ -16,7 +16,8 @@ unlikely to be a different, real word:
   jieba's dictionary (每白 → 美白 yes; 没白 méi bái in 没白买 no: other tone; 一生 → 医生 no: a word).
 
 A *weak* correction (toneless match, or a real word) is still made, but a claim may only rely on
-it when the claim reaches beyond it (一生推荐 → 医生推荐 is an endorsement; 我的一生 is nothing).
+it when the claim has at least two more characters beside it (一生推荐 → 医生推荐 is an
+endorsement; 我的一生 is nothing, and neither is 别指望 → 别之王).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from pypinyin import Style, lazy_pinyin, pinyin
+
+from pipeline.claims.segment import Segmentation
 
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _TONE = re.compile(r"[1-5]$")
@@ -60,10 +63,8 @@ class HomophoneCorrector:
         self,
         vocabulary: Iterable[str],
         is_word: Callable[[str], bool],
-        boundaries: Callable[[str], set[int]],
     ) -> None:
         self._is_word = is_word
-        self._boundaries = boundaries
         self._vocabulary = frozenset(w for w in vocabulary if len(w) >= 2 and _HAN.match(w))
         self._index: dict[tuple[str, str], list[_Word]] = {}  # by the first two toneless syllables
         for text in sorted(self._vocabulary, key=lambda w: (-len(w), w)):
@@ -72,11 +73,14 @@ class HomophoneCorrector:
             self._index.setdefault(word.toneless[:2], []).append(word)  # type: ignore[arg-type]
         self._readings: dict[str, _Reading] = {}
 
-    def correct(self, text: str, exact: Iterable[tuple[int, int]]) -> tuple[str, tuple[Correction, ...]]:
+    def correct(
+        self, segmentation: Segmentation, exact: Iterable[tuple[int, int]]
+    ) -> tuple[str, tuple[Correction, ...]]:
         """The text with homophones replaced, and the corrections made.
 
         ``exact`` are the spans where lexicon words already occur as written: they stay as they are.
         """
+        text = segmentation.text
         known = self._readings
         readings = [known.get(c) or self._reading(c) for c in text]
         index = self._index
@@ -86,9 +90,8 @@ class HomophoneCorrector:
             if (readings[i][1], readings[i + 1][1]) in index
             for c in self._candidates(text, readings, i)
         ]
-        if found:  # a mishearing replaces whole words: it does not cut through a word jieba knows
-            cuts = self._boundaries(text)
-            found = [c for c in found if c.start in cuts and c.end in cuts]
+        # a mishearing replaces whole words: it does not cut through a word jieba knows
+        found = [c for c in found if segmentation.aligned(c.start, c.end)]
         chosen = self._choose(found, list(exact))
         if not chosen:
             return text, ()

@@ -9,9 +9,10 @@ Four kinds of lexicon entries, four ways of matching:
 - ``regex``: regular expressions over the characters, for claims with a structure (原价…只要…).
 
 One pass of a :class:`TermIndex` over the text finds every literal string of the lexicon (terms,
-words and the keywords of the other entries). Texts with none are done; the spaCy ``Doc`` is only
-built when a ``words`` or ``tokens`` entry could match, and a regular expression only runs when one
-of its keywords occurs.
+words and the keywords of the other entries). Texts with none are done; a spaCy ``Doc`` is only
+built for the runs of words (between punctuation) where a ``words`` or ``tokens`` entry could
+match, and a regular expression only runs when one of its keywords occurs. Token patterns
+therefore match within one run of words.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from spacy.matcher import Matcher, PhraseMatcher
 from spacy.tokens import Doc
 
 from pipeline.claims.lexicon import Entry, Lexicon
+from pipeline.claims.segment import Segmentation
 from pipeline.errors import LexiconError
 
 Hit = tuple[int, int, str]
@@ -47,18 +49,20 @@ class TermIndex:
     """Every literal string of a lexicon, found in one pass over a text (overlaps included)."""
 
     def __init__(self, strings: Iterable[str]) -> None:
-        by_first: dict[str, list[str]] = {}
-        for string in sorted(set(strings), key=lambda s: (-len(s), s)):
-            by_first.setdefault(string[0], []).append(string)
-        self._by_first = {first: tuple(strings) for first, strings in by_first.items()}
+        self._strings = frozenset(strings)
+        lengths: dict[str, set[int]] = {}
+        for string in self._strings:
+            lengths.setdefault(string[0], set()).add(len(string))
+        # per first character, the lengths of the strings that start with it, longest first
+        self._lengths = {first: tuple(sorted(ls, reverse=True)) for first, ls in lengths.items()}
 
     def scan(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
-        by_first = self._by_first
+        lengths, strings = self._lengths, self._strings
         for i, char in enumerate(text):
-            strings = by_first.get(char)
-            if strings:
-                hits.extend((i, i + len(s), s) for s in strings if text.startswith(s, i))
+            for n in lengths.get(char, ()):
+                if text[i : i + n] in strings:
+                    hits.append((i, i + n, text[i : i + n]))
         return hits
 
 
@@ -91,22 +95,30 @@ class CandidateFinder:
         except ValueError as exc:  # spaCy's MatchPatternError is a ValueError
             raise LexiconError(f"{entry.source}: entry {entry.rule_id}: tokens: {exc}") from None
 
-    def find(self, text: str, hits: list[Hit]) -> list[Candidate]:
-        """Candidates for ``text``, given the :class:`TermIndex` hits in it."""
+    def find(self, segmentation: Segmentation, hits: list[Hit]) -> list[Candidate]:
+        """Candidates for a text (seen through its segmentation), given its :class:`TermIndex` hits.
+
+        A term is found on characters, inside a word too (美白 in 美白霜), but never cutting
+        through one: 长高 is not in 生长高度 (生长|高度), nor 断根 in 断根据地.
+        """
+        text = segmentation.text
         found: list[Candidate] = []
         triggered: dict[str, Entry] = {}
+        in_tokens: list[int] = []  # where words / tokens entries were triggered
         for start, end, string in hits:
-            found.extend(Candidate(entry, start, end) for entry in self._terms.get(string, ()))
+            entries = self._terms.get(string, ())
+            if entries and (end - start < 2 or not segmentation.cuts_through(start, end)):
+                found.extend(Candidate(entry, start, end) for entry in entries)
             for entry in self._triggers.get(string, ()):
                 triggered[entry.rule_id] = entry
-        needs_doc = False
+                if entry.kind != "regex":
+                    in_tokens.append(start)
         for entry in triggered.values():
             if entry.kind == "regex":
                 found.extend(self._regex(entry, text))
-            else:
-                needs_doc = True
-        if needs_doc:
-            found.extend(self._in_doc(self._nlp.make_doc(text), set(triggered)))
+        for start, _ in segmentation.runs_with(in_tokens):
+            for c in self._in_doc(segmentation.doc((start, _)), set(triggered)):
+                found.append(Candidate(c.entry, c.start + start, c.end + start))
         return _outermost(found)
 
     @staticmethod

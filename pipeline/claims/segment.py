@@ -16,7 +16,10 @@ dictionaries, which is faster and reproducible.
 from __future__ import annotations
 
 import logging
+import re
+from bisect import bisect_right
 from collections.abc import Iterable
+from itertools import pairwise
 
 import jieba
 import spacy
@@ -24,6 +27,9 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
+# jieba segments each run of these characters on its own (its ``re_han_default``): a Doc of one
+# run has the tokens that run would have in a Doc of the whole text
+WORD_RUN = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
 COMMON_WORD_FREQ = 10  # jieba's dictionary lists rare and archaic words with frequencies below this
 
 
@@ -39,21 +45,67 @@ class JiebaTokenizer:
             self._jieba.add_word(word)
 
     def __call__(self, text: str) -> Doc:
-        words = [w for w in self._jieba.cut(text, HMM=False) if w]
+        words = self.words(text)
         return Doc(self.vocab, words=words, spaces=[False] * len(words))
 
-    def boundaries(self, text: str) -> set[int]:
-        """The offsets at which a token starts or ends (0 and ``len(text)`` included)."""
-        cuts = {0}
-        position = 0
-        for word in self._jieba.cut(text, HMM=False):
-            position += len(word)
-            cuts.add(position)
-        return cuts
+    def words(self, text: str) -> list[str]:
+        """jieba's words for ``text``, in order, covering it exactly."""
+        return [w for w in self._jieba.cut(text, HMM=False) if w]
 
     def is_common_word(self, text: str) -> bool:
         """Whether jieba's dictionary knows ``text`` as a word in common use (not 转韵, 保正)."""
         return int(self._jieba.FREQ.get(text, 0)) >= COMMON_WORD_FREQ
+
+
+class Segmentation:
+    """The jieba tokens of one text, cut run by run (between punctuation) on demand, once each."""
+
+    def __init__(self, text: str, tokenizer: JiebaTokenizer) -> None:
+        self.text = text
+        self._tokenizer = tokenizer
+        self._runs = [(m.start(), m.end()) for m in WORD_RUN.finditer(text)]
+        self._cuts: dict[int, list[int]] = {}  # run start -> token boundaries (absolute offsets)
+
+    def runs_with(self, positions: Iterable[int]) -> list[tuple[int, int]]:
+        """The runs of words that hold one of ``positions``."""
+        wanted = set(positions)
+        return [(s, e) for s, e in self._runs if any(s <= p < e for p in wanted)]
+
+    def doc(self, run: tuple[int, int]) -> Doc:
+        """A spaCy Doc of one run (offsets relative to the run)."""
+        cuts = self._boundaries(run)
+        words = [self.text[a:b] for a, b in pairwise(cuts)]
+        return Doc(self._tokenizer.vocab, words=words, spaces=[False] * len(words))
+
+    def aligned(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` starts and ends at token boundaries (whole words only)."""
+        run = self._run_at(start)
+        if run is None or end > run[1]:
+            return True  # not inside words: nothing to cut through
+        cuts = self._boundaries(run)
+        return start in cuts and end in cuts
+
+    def cuts_through(self, start: int, end: int) -> bool:
+        """Whether ``[start, end)`` cuts a word: neither whole words nor inside one (生长|高 for 长高)."""
+        if self.aligned(start, end):
+            return False
+        run = self._run_at(start)
+        assert run is not None
+        cuts = self._boundaries(run)
+        i = bisect_right(cuts, start)  # the token holding start ends at cuts[i]
+        return end > cuts[i]
+
+    def _run_at(self, position: int) -> tuple[int, int] | None:
+        return next(((s, e) for s, e in self._runs if s <= position < e), None)
+
+    def _boundaries(self, run: tuple[int, int]) -> list[int]:
+        cuts = self._cuts.get(run[0])
+        if cuts is None:
+            cuts = [run[0]]
+            for word in self._tokenizer.words(self.text[run[0] : run[1]]):
+                cuts.append(cuts[-1] + len(word))
+            self._cuts[run[0]] = cuts
+        return cuts
 
 
 def chinese_pipeline(user_words: Iterable[str]) -> tuple[Language, JiebaTokenizer]:

@@ -1,0 +1,105 @@
+"""Claim detector throughput, side by side with a naive substring matcher over the same lexicon.
+
+    .venv/bin/python bench/claims.py [--data FILE.jsonl] [--seconds 5]
+
+Both run on one core (the process is pinned to one CPU where the OS allows) over the same labelled
+utterances (default: tests/data/claims/dev.jsonl, a copy of ../shared/data/claims/dev.jsonl),
+each with its source (speech or listing). Throughput is utterances per CPU second; wall-clock
+figures are printed too, as they suffer from whatever else runs on the machine. The naive matcher
+flags a category whenever one of its entries' literal terms occurs anywhere in the text; its
+quality is printed beside the detector's, for what speed buys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pipeline.claims import Detector, load_detector
+from pipeline.claims.evaluation import Example, Report, read_examples
+
+DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "claims" / "dev.jsonl"
+
+
+def naive_matcher(detector: Detector) -> Callable[[str], frozenset[str]]:
+    """A word list: every literal term of every entry, found by substring search."""
+    normalise = detector.normalise_text
+    terms = [(term, entry.category) for entry in detector.lexicon.entries for term in entry.terms]
+
+    def match(text: str) -> frozenset[str]:
+        text = normalise(text)
+        return frozenset(category for term, category in terms if term in text)
+
+    return match
+
+
+def throughput(
+    run: Callable[[Example], object], examples: list[Example], seconds: float
+) -> tuple[float, float]:
+    """Utterances per CPU second and per wall-clock second, over at least ``seconds`` of CPU."""
+    for example in examples[:50]:
+        run(example)  # warm caches (pinyin readings, jieba) before timing
+    count, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
+    while time.process_time() - cpu0 < seconds:
+        for example in examples:
+            run(example)
+        count += len(examples)
+    return count / (time.process_time() - cpu0), count / (time.perf_counter() - wall0)
+
+
+def quality(predict: Callable[[Example], frozenset[str]], examples: list[Example]) -> Report:
+    report = Report()
+    for example in examples:
+        report.add(example, predict(example))
+    return report
+
+
+def pin_to_one_core() -> str:
+    if hasattr(os, "sched_setaffinity") and hasattr(os, "sched_getaffinity"):
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})
+        return f"pinned to CPU {core}"
+    return "not pinned (no sched_setaffinity here)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled JSONL utterances")
+    parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds per matcher")
+    args = parser.parse_args()
+    pinned = pin_to_one_core()
+    started = time.perf_counter()
+    detector = load_detector()
+    load_s = time.perf_counter() - started
+    examples = [e for _, e in read_examples(args.data) if isinstance(e, Example)]
+    naive = naive_matcher(detector)
+
+    def detect(example: Example) -> frozenset[str]:
+        return frozenset(c.category for c in detector.detect(example.text, source=example.source))
+
+    def substring(example: Example) -> frozenset[str]:
+        return naive(example.text)
+
+    rows = []
+    for name, run in (("detector", detect), ("naive substring", substring)):
+        cpu, wall = throughput(run, examples, args.seconds)
+        rows.append((name, cpu, wall, quality(run, examples)))
+    print(f"claims bench: {len(examples)} utterances from {args.data}, {pinned}")
+    entries = len(detector.lexicon.entries)
+    print(f"lexicon {detector.version}, {entries} entries; detector built in {load_s:.1f} s")
+    header = ("utt/s (CPU)", 13), ("utt/s (wall)", 14), ("macro-F1", 10), ("binary F1", 11), ("flagged", 9)
+    print(" " * 18 + "".join(f"{name:>{width}}" for name, width in header))
+    for name, cpu, wall, report in rows:
+        print(
+            f"{name:<18}{cpu:>13,.0f}{wall:>14,.0f}{report.macro_f1:>10.3f}"
+            f"{report.binary_scores.f1:>11.3f}{report.flagged_share:>9.1%}"
+        )
+    print(f"detector / naive throughput: {rows[0][1] / rows[1][1]:.3f} (CPU)")
+    print("flagged: share of the no-claim utterances that got a claim")
+
+
+if __name__ == "__main__":
+    main()
