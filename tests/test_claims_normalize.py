@@ -48,3 +48,11 @@ def test_a_rewritten_piece_maps_back_to_all_of_it() -> None:
     assert result.span(1, 5) == (1, 4)  # 100% ← 百分百
     assert result.span(2, 3) == (1, 4)  # any part of it maps to the whole
     assert result.span(5, 7) == (4, 6)  # 有效 after it
+
+
+def test_transcripts_lose_the_spaces_between_chinese_words() -> None:
+    result = NORMALISE("这个 不是  美白 产品, ok 好", join_words=True)
+    assert result.text == "这个不是美白产品, ok 好"
+    assert result.span(4, 6) == (7, 9)  # 美白, not the dropped spaces before it
+    assert NORMALISE("美 白", join_words=True).span(0, 2) == (0, 3)
+    assert NORMALISE("防癌抗癌 破壁灵芝孢子粉").text == "防癌抗癌 破壁灵芝孢子粉"  # listings keep them

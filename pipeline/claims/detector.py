@@ -63,7 +63,7 @@ class Detector:
         the longest. Candidates are judged in that order, and one already outranked by a claim is
         not judged at all.
         """
-        normalised = self._normalise(text)
+        normalised = self._normalise(text, join_words=source == "speech")
         kept: list[Verdict] = []
         for candidate, layout, corrections in sorted(self._candidates(normalised.text, source), key=_rank):
             if not any(_same_place(k.candidate, candidate) for k in kept):
@@ -79,7 +79,8 @@ class Detector:
 
     def explain(self, text: str, *, source: Source = "speech") -> list[Verdict]:
         """Every candidate in ``text`` with the reason it is or is not a claim."""
-        return [self._judge(*placed) for placed in self._candidates(self._normalise(text).text, source)]
+        normalised = self._normalise(text, join_words=source == "speech").text
+        return [self._judge(*placed) for placed in self._candidates(normalised, source)]
 
     def _candidates(self, text: str, source: Source) -> list[_Placed]:
         """Candidates in the text as written and, for speech, in its homophone-corrected reading.

@@ -7,7 +7,9 @@ rewritten piece came from:
 1. one character to one: Traditional → Simplified (the single-character table of OpenCC's
    ``t2s`` conversion), full-width → half-width, ideographic space → space, ASCII upper → lower;
 2. rewrites of variable length: 百分之百 / 百分之一百 / 百分百 → ``100%``, 百分之九十九 → ``99%``,
-   ``NO.1`` / ``No 1`` / ``no1`` → ``no.1``, ``TOP 1`` → ``top1``, 第1 → 第一, ``100 %`` → ``100%``.
+   ``NO.1`` / ``No 1`` / ``no1`` → ``no.1``, ``TOP 1`` → ``top1``, 第1 → 第一, ``100 %`` → ``100%``;
+   for transcripts, spaces between Chinese characters are dropped (some recognisers put them
+   between words: 这个 不是 美白); in listings they separate phrases and stay.
 
 Every character of a rewrite maps back to the whole original piece it replaced, so a match that
 covers any part of ``100%`` reports the whole 百分百.
@@ -33,7 +35,7 @@ _CN_DIGITS = {
     "八": 8,
     "九": 9,
 }
-_REWRITES = re.compile(
+_REWRITE_PATTERN = (
     r"百分之(?:一)?百|百分百"
     r"|百分之(?P<cn>[零〇一二两三四五六七八九十]{1,3})(?:点(?P<frac>[零〇一二两三四五六七八九]{1,2}))?"
     r"|(?<![a-z0-9])no\s*[.:]?\s*1(?![0-9])"
@@ -41,6 +43,9 @@ _REWRITES = re.compile(
     r"|第1(?![0-9])"
     r"|(?<=[0-9])\s+%"
 )
+_REWRITES = re.compile(_REWRITE_PATTERN)
+# spaces between Chinese characters, which some recognisers put between words (这个 不是 美白)
+_REWRITES_JOINING = re.compile(_REWRITE_PATTERN + r"|(?P<gap>(?<=[\u3400-\u9fff])[ \t]+(?=[\u3400-\u9fff]))")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +70,13 @@ class Normaliser:
     def __init__(self) -> None:
         self._table = _translation_table()
 
-    def __call__(self, text: str) -> Normalised:
+    def __call__(self, text: str, *, join_words: bool = False) -> Normalised:
+        """Normalise ``text``; ``join_words`` also drops spaces between Chinese characters."""
         translated = text.translate(self._table)
-        if _REWRITES.search(translated) is None:
+        rewrites = _REWRITES_JOINING if join_words else _REWRITES
+        if rewrites.search(translated) is None:
             return Normalised(translated, text)
-        return _rewrite(translated, text)
+        return _rewrite(rewrites, translated, text)
 
     def text(self, text: str) -> str:
         """Just the normalised text (for lexicon terms)."""
@@ -101,12 +108,12 @@ def _traditional_to_simplified() -> dict[int, str]:
     return table
 
 
-def _rewrite(translated: str, original: str) -> Normalised:
+def _rewrite(rewrites: re.Pattern[str], translated: str, original: str) -> Normalised:
     pieces: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     position = 0
-    for match in _REWRITES.finditer(translated):
+    for match in rewrites.finditer(translated):
         kept = translated[position : match.start()]
         pieces.append(kept)
         starts.extend(range(position, match.start()))
@@ -127,6 +134,8 @@ _CANONICAL = (("百分", "100%"), ("no", "no.1"), ("top", "top1"), ("第", "第�
 
 def _replacement(match: re.Match[str]) -> str:
     text = match.group(0)
+    if match.groupdict().get("gap"):
+        return ""
     if match.group("cn"):
         number = _chinese_number(match.group("cn"))
         if number is None:
