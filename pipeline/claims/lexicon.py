@@ -59,7 +59,8 @@ _ENTRY_KEYS = frozenset(
 )
 _FILE_KEYS = frozenset({"category", "severity", "legal_basis", "entries", "note"})
 _MANIFEST_KEYS = frozenset({"version", "files", "macros", "contexts", "note"})
-_RULE_KEYS = frozenset({"id", "description", "categories", *PARTS, "quoted"})
+_CONDITION_KEYS = frozenset({*PARTS, "quoted"})
+_RULE_KEYS = frozenset({"id", "description", "categories", *_CONDITION_KEYS})
 _MACRO = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
 _RULE_ID = re.compile(r"^[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+$")
 Normalise = Callable[[str], str]
@@ -188,11 +189,12 @@ def _compile(pattern: str, where: str) -> re.Pattern[str]:
         raise LexiconError(f"{where}: invalid regular expression ({exc})") from None
 
 
-def _condition(raw: Any, macros: Mapping[str, str], where: str) -> Condition:
+def _condition(raw: Any, macros: Mapping[str, str], where: str, *, rule: bool = False) -> Condition:
+    """A condition; ``rule``: a global context rule, whose id, description, categories sit beside it."""
     if not isinstance(raw, dict) or not raw:
         raise LexiconError(f"{where}: expected a mapping of {', '.join(PARTS)} or quoted")
-    _check_keys({k: v for k, v in raw.items() if k not in ("id", "description", "categories")},
-                frozenset({*PARTS, "quoted"}), where)  # fmt: skip
+    if not rule:
+        _check_keys(raw, _CONDITION_KEYS, where)
     quoted = raw.get("quoted")
     if quoted is not None and not isinstance(quoted, bool):
         raise LexiconError(f"{where}: quoted: expected true or false")
@@ -230,7 +232,7 @@ def _contexts(raw: Any, macros: Mapping[str, str], path: Path) -> tuple[ContextR
         categories = _strings(item.get("categories"), f"{where}: categories")
         _check_categories(categories, where)
         description = _text(item.get("description"), f"{where}: description")
-        when = _condition(item, macros, where)
+        when = _condition(item, macros, where, rule=True)
         rules.append(ContextRule(rule_id, description, frozenset(categories), when))
     return tuple(rules)
 
