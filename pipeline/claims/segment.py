@@ -43,6 +43,9 @@ class JiebaTokenizer:
         self._jieba.initialize()
         for word in sorted(set(user_words)):
             self._jieba.add_word(word)
+        # jieba's FREQ holds every word and every prefix of one (a prefix alone with frequency 0)
+        self.freq: dict[str, int] = self._jieba.FREQ
+        self.longest = max(len(w) for w, f in self.freq.items() if f)
 
     def __call__(self, text: str) -> Doc:
         words = self.words(text)
@@ -79,6 +82,8 @@ class Segmentation:
 
     def aligned(self, start: int, end: int) -> bool:
         """Whether ``[start, end)`` starts and ends at token boundaries (whole words only)."""
+        if not self._crossable(start) and not self._crossable(end):
+            return True  # no dictionary word spans either offset: jieba must cut there
         run = self._run_at(start)
         if run is None or end > run[1]:
             return True  # not inside words: nothing to cut through
@@ -94,6 +99,22 @@ class Segmentation:
         cuts = self._boundaries(run)
         i = bisect_right(cuts, start)  # the token holding start ends at cuts[i]
         return end > cuts[i]
+
+    def _crossable(self, position: int) -> bool:
+        """Whether some dictionary word (or run of Latin letters and digits) spans ``position``."""
+        text, freq = self.text, self._tokenizer.freq
+        if not 0 < position < len(text):
+            return False
+        if text[position - 1].isascii() and text[position].isascii():
+            return text[position - 1].isalnum() and text[position].isalnum()
+        for start in range(max(0, position - self._tokenizer.longest + 1), position):
+            for end in range(position + 1, min(len(text), start + self._tokenizer.longest) + 1):
+                count = freq.get(text[start:end])
+                if count is None:
+                    break  # not even a prefix of a word: nothing longer either
+                if count:
+                    return True
+        return False
 
     def _run_at(self, position: int) -> tuple[int, int] | None:
         return next(((s, e) for s, e in self._runs if s <= position < e), None)
