@@ -198,6 +198,14 @@ class ListingChecker:
         """The stream's start time: speech offsets count from it."""
         self._state(stream_id).started_at = started_at
 
+    def stream_state(self, stream_id: str) -> StreamState | None:
+        """What the checks remember of a stream (to keep it in a worker's table), if anything."""
+        return self.streams.get(stream_id)
+
+    def restore_stream(self, stream_id: str, state: StreamState) -> None:
+        """Take back a stream's state after a restart or a rebalance."""
+        self.streams[stream_id] = state
+
     def end_stream(self, stream_id: str) -> None:
         """Forget a finished stream's state."""
         self.streams.pop(stream_id, None)

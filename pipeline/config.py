@@ -60,6 +60,14 @@ class Settings(BaseSettings):
         "", description="Kafka bootstrap servers (`host:port,...`); empty starts the embedded broker."
     )
     topic_partitions: int = Field(8, ge=1, description="Partitions of the stream-keyed topics.")
+    broker_session_timeout_s: float = Field(
+        30.0, gt=1.0, description="Consumer-group session timeout (a dead worker's partitions move after it)."
+    )
+
+    # Worker
+    transcribe_batch_pieces: int = Field(16, ge=1, description="Speech pieces decoded together at most.")
+    sink_batch_rows: int = Field(1000, ge=1, description="Rows per warehouse insert at most.")
+    sink_flush_s: float = Field(0.5, gt=0, description="Longest a row waits before it is written.")
 
     # Speech
     asr_model: str = Field("whisper-base", description="Manifest name, CTranslate2 directory or model name.")
@@ -95,6 +103,11 @@ class Settings(BaseSettings):
     def model_cache_dir(self) -> Path:
         """Where assembled speech models are cached."""
         return self.data_dir / "models"
+
+    @cached_property
+    def audio_dir(self) -> Path:
+        """Where ingest archives each stream's audio (evidence clips are cut from it)."""
+        return self.data_dir / "audio"
 
     @cached_property
     def warehouse_dir(self) -> Path:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import bisect
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from pipeline.records import ListingEvent, TranscriptSegment
+from pipeline.records import ListingEvent, TranscriptSegment, decode, parse_datetime, to_dict
 
 MAX_STAGE_CHANGES = 256
 """Stage changes kept per stream; older ones are forgotten (transcripts lag seconds, not hours)."""
@@ -58,6 +59,24 @@ class StreamState:
             return False
         self.fired.add(key)
         return True
+
+    def snapshot(self) -> dict[str, Any]:
+        """The state as JSON-ready data (a worker keeps it in a changelog-backed table)."""
+        return {
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "stage": [[ts.isoformat(), to_dict(e) if e else None] for ts, e in self.stage.changes],
+            "fired": sorted([list(pair) for pair in self.fired]),
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> StreamState:
+        """The state a :meth:`snapshot` describes."""
+        state = cls(started_at=parse_datetime(data["started_at"]) if data.get("started_at") else None)
+        state.stage.changes = [
+            (parse_datetime(ts), decode(ListingEvent, e) if e else None) for ts, e in data.get("stage", [])
+        ]
+        state.fired = {(listing, category) for listing, category in data.get("fired", [])}
+        return state
 
     def time_of(self, offset_s: float) -> datetime:
         """The wall-clock time ``offset_s`` seconds into the stream."""

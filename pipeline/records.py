@@ -43,6 +43,8 @@ class StreamInfo:
     mcn_id: str
     started_at: datetime
     source: str = ""
+    audio_path: str = ""  # where the stream's audio is archived (for evidence clips)
+    ended_at: datetime | None = None  # set on the announcement that closes the stream
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

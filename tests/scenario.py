@@ -13,6 +13,7 @@ Rows are written through ``pipeline/warehouse/rows.py`` (records → rows), as t
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -256,9 +257,11 @@ def seed(store: Store, *, audio: Path | None = AUDIO) -> None:
         "streams",
         [
             stream_row(
-                STARLIGHT, ended_at=STARLIGHT.started_at + timedelta(hours=2), audio_path=str(audio or "")
+                replace(
+                    STARLIGHT, ended_at=STARLIGHT.started_at + timedelta(hours=2), audio_path=str(audio or "")
+                )
             ),
-            stream_row(RIVAL, ended_at=RIVAL.started_at + timedelta(hours=1)),
+            stream_row(replace(RIVAL, ended_at=RIVAL.started_at + timedelta(hours=1))),
         ],
     )
     store.insert("transcripts", [transcript_row(s, STARLIGHT) for s in starlight_transcript()])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
@@ -98,6 +99,12 @@ def test_queries_filter_by_mcn_and_period(store: Store) -> None:
         {"start": T0, "end": T0 + timedelta(seconds=4)},
     )
     assert rows == [{"mcn_id": "mcn-a", "n": 4}, {"mcn_id": "mcn-b", "n": 3}]
+    chosen = store.query(
+        "SELECT count() AS n FROM violations FINAL WHERE mcn_id IN %(ids)s", {"ids": ("mcn-b", "mcn-x")}
+    )
+    assert chosen == [{"n": 3}]
+    with pytest.raises(WarehouseError, match="empty tuple"):
+        store.query("SELECT 1 WHERE 'a' IN %(ids)s", {"ids": ()})
 
 
 def test_hostile_parameters_are_data_not_sql(store: Store) -> None:
@@ -118,7 +125,7 @@ def test_text_with_quotes_newlines_and_emoji_round_trips(store: Store) -> None:
 def test_transcripts_streams_and_ledger_rows(store: Store) -> None:
     stream = StreamInfo("s1", "anchor-1", "mcn-a", T0, source="stream.ogg")
     store.insert("streams", [stream_row(stream)])
-    store.insert("streams", [stream_row(stream, ended_at=T0 + timedelta(hours=1))])
+    store.insert("streams", [stream_row(replace(stream, ended_at=T0 + timedelta(hours=1)))])
     seg = TranscriptSegment("seg-1", "s1", 10.0, 12.5, "全网最低价")
     store.insert("transcripts", [transcript_row(seg, stream)] * 2)
     entry = LedgerEntry(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime, timedelta
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from pipeline.records import (
@@ -14,8 +16,11 @@ from pipeline.records import (
     StreamInfo,
     TranscriptSegment,
     Violation,
+    stable_id,
     to_dict,
 )
+
+log = logging.getLogger(__name__)
 
 
 def _json(value: Any) -> str:
@@ -92,19 +97,43 @@ def ledger_row(entry: LedgerEntry, *, imported_at: datetime, import_id: str) -> 
     }
 
 
-def stream_row(
-    stream: StreamInfo, *, ended_at: datetime | None = None, audio_path: str = ""
-) -> dict[str, Any]:
+def stream_row(stream: StreamInfo) -> dict[str, Any]:
     return {
         "stream_id": stream.stream_id,
         "anchor_id": stream.anchor_id,
         "mcn_id": stream.mcn_id,
         "started_at": stream.started_at,
-        "ended_at": ended_at,
+        "ended_at": stream.ended_at,
         "source": stream.source,
-        "audio_path": audio_path,
-        "updated_at": datetime.now(UTC),
+        "audio_path": stream.audio_path,
+        # The closing announcement must win over the opening one whatever order they are
+        # written in: the version is the end time when there is one.
+        "updated_at": stream.ended_at or stream.started_at,
     }
+
+
+def listing_event_id(event: ListingEvent) -> str:
+    """A listing event's deterministic id."""
+    return stable_id(event.stream_id, event.listing_id, event.event, event.ts.isoformat())
+
+
+def rows_for(
+    record: Any, stream_info: Callable[[str], StreamInfo | None]
+) -> list[tuple[str, dict[str, Any]]]:
+    """The warehouse rows a record on a topic becomes: ``(table, row)`` pairs."""
+    if isinstance(record, Violation):
+        return [("violations", violation_row(record))]
+    if isinstance(record, ListingEvent):
+        return [("listings", listing_row(record, listing_event_id(record)))]
+    if isinstance(record, StreamInfo):
+        return [("streams", stream_row(record))]
+    if isinstance(record, TranscriptSegment):
+        info = stream_info(record.stream_id)
+        if info is None:
+            log.warning("transcript of unknown stream %s not stored", record.stream_id)
+            return []
+        return [("transcripts", transcript_row(record, info))]
+    raise TypeError(f"no warehouse table for {type(record).__name__}")
 
 
 def review_row(review: Review, *, mcn_id: str) -> dict[str, Any]:

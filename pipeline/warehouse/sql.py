@@ -29,7 +29,7 @@ def quote_identifier(name: str) -> str:
 
 
 def literal(value: Any) -> str:  # noqa: PLR0911
-    """A Python value as a ClickHouse literal."""
+    """A Python value as a ClickHouse literal: a list is an array, a tuple a tuple (for IN)."""
     if value is None:
         return "NULL"
     if isinstance(value, bool):
@@ -44,7 +44,11 @@ def literal(value: Any) -> str:  # noqa: PLR0911
         return f"toDate('{value.isoformat()}')"
     if isinstance(value, str):
         return "'" + "".join(_ESCAPES.get(c, c) for c in value) + "'"
-    if isinstance(value, list | tuple | set | frozenset):
+    if isinstance(value, tuple):  # for `x IN %(values)s`: 18.16 refuses `IN [array]`
+        if not value:
+            raise WarehouseError("cannot render an empty tuple (`IN ()` is not SQL)")
+        return "(" + ", ".join(literal(v) for v in value) + ")"
+    if isinstance(value, list | set | frozenset):
         items = sorted(value) if isinstance(value, set | frozenset) else value
         return "[" + ", ".join(literal(v) for v in items) + "]"
     raise WarehouseError(f"cannot render a {type(value).__name__} as SQL")

@@ -1,0 +1,89 @@
+"""Publishing records to the broker from command-line processes (ingest, ledger import).
+
+A thin layer over kafka-python's producer and admin client: topics are created with the
+configured partition count (the ledger topic compacted), records go out in the one JSON encoding
+(:func:`pipeline.records.encode`) keyed by stream id, and ``close`` waits until every record is
+acknowledged, so a command that returns has lost nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from types import TracebackType
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from pipeline import topics
+from pipeline.errors import ServiceError
+from pipeline.records import encode
+
+log = logging.getLogger(__name__)
+
+_COMPACTED = {"cleanup.policy": "compact"}
+
+
+def ensure_topics(bootstrap: str, partitions: int) -> None:
+    """Create ClaimWatch's topics if they do not exist yet (idempotent)."""
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=15_000)
+    except KafkaError as exc:
+        raise ServiceError(f"broker {bootstrap} unreachable: {exc}") from None
+    try:
+        existing = set(admin.list_topics())
+        wanted = [NewTopic(name, partitions, 1) for name in topics.STREAM_KEYED if name not in existing]
+        if topics.LEDGER not in existing:
+            wanted.append(NewTopic(topics.LEDGER, partitions, 1, topic_configs=_COMPACTED))
+        if topics.DEADLETTER not in existing:
+            wanted.append(NewTopic(topics.DEADLETTER, 1, 1))
+        for topic in wanted:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another process was quicker
+                admin.create_topics([topic])
+    finally:
+        admin.close()
+
+
+class Publisher:
+    """Sends records to topics; ``with Publisher(...) as p: p.send(topic, key, record)``."""
+
+    def __init__(self, bootstrap: str, partitions: int) -> None:
+        ensure_topics(bootstrap, partitions)
+        self.sent = 0
+        try:
+            self._producer = KafkaProducer(
+                bootstrap_servers=bootstrap, acks="all", linger_ms=5, request_timeout_ms=30_000
+            )
+        except KafkaError as exc:
+            raise ServiceError(f"broker {bootstrap} unreachable: {exc}") from None
+
+    def send(self, topic: str, key: str, record: Any) -> None:
+        self._producer.send(topic, key=key.encode(), value=encode(record))
+        self.sent += 1
+
+    def send_raw(self, topic: str, key: bytes | None, value: bytes) -> None:
+        """Bytes as they are (tests use it to publish malformed messages)."""
+        self._producer.send(topic, key=key, value=value)
+        self.sent += 1
+
+    def flush(self, timeout_s: float = 60.0) -> None:
+        try:
+            self._producer.flush(timeout=timeout_s)
+        except KafkaError as exc:
+            raise ServiceError(f"broker did not acknowledge every record: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            self._producer.close(timeout=10)
+
+    def __enter__(self) -> Publisher:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()

@@ -1,0 +1,36 @@
+"""The broker topics and what flows on them (DESIGN.md §1). Keys are stream ids unless noted.
+
+=====================  ==========================================  ========================
+topic                  records                                     key
+=====================  ==========================================  ========================
+``streams``            :class:`StreamInfo` (start; again at end)   stream_id
+``audio.chunks``       :class:`AudioChunk`: one speech piece each  stream_id
+``listings``           :class:`ListingEvent`                       stream_id
+``ledger``             :class:`LedgerEntry` (compacted)            ``mcn_id/product_id``
+``transcripts``        :class:`TranscriptSegment`                  stream_id
+``violations``         :class:`Violation`                          stream_id
+``deadletter``         :class:`DeadLetter`                         original key
+=====================  ==========================================  ========================
+
+Stream-keyed topics have the same partition count, so one worker owns all of a stream's
+partitions (faust assigns co-partitioned topics together) and keeps its state in one place.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+STREAMS: Final = "streams"
+AUDIO: Final = "audio.chunks"
+LISTINGS: Final = "listings"
+LEDGER: Final = "ledger"
+TRANSCRIPTS: Final = "transcripts"
+VIOLATIONS: Final = "violations"
+DEADLETTER: Final = "deadletter"
+
+STREAM_KEYED: Final = (STREAMS, AUDIO, LISTINGS, TRANSCRIPTS, VIOLATIONS)
+
+
+def ledger_key(mcn_id: str, product_id: str) -> str:
+    """The key of a ledger row on the compacted ledger topic."""
+    return f"{mcn_id}/{product_id}"
