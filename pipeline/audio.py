@@ -8,11 +8,13 @@ piece carries its absolute offset (seconds of audio since the source was opened)
 Every failure is an :class:`AudioError` that names the source: a missing, empty or corrupt file, a
 container without sound, an unreachable URL, or a network source that stops sending data (the
 open and read timeouts turn a stalled server into an error instead of a hang). A few undecodable
-packets inside an otherwise good stream are skipped, as players do.
+packets inside an otherwise good stream are skipped, as players do, and a live server that closes
+the connection after sending audio (how an RTMP publisher stops) ends the stream with a warning.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
 from collections.abc import Iterator
@@ -40,7 +42,9 @@ class DecodeOptions:
     """How a source is opened and cut.
 
     ``block_s`` is the length of each piece handed on (the last one may be shorter); the timeouts
-    bound how long a network source may take to answer and then to deliver each next packet.
+    bound how long a network source may take to answer and then to deliver each next packet. The
+    open timeout must exceed FFmpeg's probing of a live source (up to 5 s of it, in real time):
+    interrupted probing loses the audio it had read.
     """
 
     sample_rate_hz: int = SAMPLE_RATE_HZ
@@ -87,11 +91,20 @@ def decode_pcm(source: str | Path, options: DecodeOptions | None = None) -> Iter
 
 
 def read_chunks(
-    source: str | Path, stream_id: str, options: DecodeOptions | None = None, *, first_seq: int = 0
+    source: str | Path,
+    stream_id: str,
+    options: DecodeOptions | None = None,
+    *,
+    first_seq: int = 0,
+    start_s: float = 0.0,
 ) -> Iterator[AudioChunk]:
-    """The source as :class:`AudioChunk` records with absolute offsets; the last one is ``final``."""
+    """The source as :class:`AudioChunk` records; the last one is ``final``.
+
+    Offsets count from ``start_s`` (and ``seq`` from ``first_seq``), so an ingester that reconnects
+    to a live source can carry on where the dropped connection stopped.
+    """
     opts = options or DecodeOptions()
-    seq, offset = first_seq, 0
+    seq, offset = first_seq, round(start_s * opts.sample_rate_hz)  # in samples: no float drift
     previous: Pcm | None = None
     for pcm in decode_pcm(source, opts):
         if previous is not None:
@@ -144,12 +157,21 @@ def _decoded(source: str | Path, opts: DecodeOptions) -> Iterator[Pcm]:
             raise AudioError(f"{name}: has no audio stream")
         stream = container.streams.audio[0]
         resampler = av.AudioResampler(format="s16", layout="mono", rate=opts.sample_rate_hz)
+        heard = False
         try:
             for frame in _frames(container, stream, name):
+                heard = True
                 yield from _samples(resampler.resample(frame))
-            yield from _samples(resampler.resample(None))
         except av.FFmpegError as exc:
-            raise AudioError(f"{name}: {_reason(exc)}") from None
+            if not (heard and is_url(source) and _closed(exc)):
+                raise AudioError(f"{name}: {_reason(exc)}") from None
+            log.warning("%s: the server closed the stream (%s); treating it as its end", name, _reason(exc))
+        yield from _samples(resampler.resample(None))
+
+
+def _closed(exc: Exception) -> bool:
+    """A live server ending the connection (how RTMP publishers stop), not a stall or bad data."""
+    return isinstance(exc, OSError) and exc.errno in (errno.EIO, errno.ECONNRESET, errno.EPIPE)
 
 
 def _frames(

@@ -85,3 +85,18 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@contextmanager
+def rtmp_publisher(source: Path, port: int) -> Iterator[str]:
+    """ffmpeg as an RTMP server publishing ``source`` in real time to the first client that connects."""
+    url = f"rtmp://127.0.0.1:{port}/live/room"
+    cmd = ["ffmpeg", "-nostdin", "-loglevel", "error", "-re", "-i", str(source), "-c:a", "aac", "-f", "flv"]
+    process = subprocess.Popen(
+        [*cmd, "-listen", "1", url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        yield url
+    finally:
+        process.kill()
+        process.wait(timeout=10)

@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,17 @@ import pytest
 
 from pipeline import audio
 from pipeline.errors import AudioError
-from tests.audio_sources import AUDIO, SAMPLE, convert, free_port, generated, hls, http_server, silent_server
+from tests.audio_sources import (
+    AUDIO,
+    SAMPLE,
+    convert,
+    free_port,
+    generated,
+    hls,
+    http_server,
+    rtmp_publisher,
+    silent_server,
+)
 
 SPEECH = AUDIO / "live02.flac"  # 3.66 s of speech
 FAST_FAIL = audio.DecodeOptions(open_timeout_s=2.0, read_timeout_s=2.0)
@@ -99,6 +110,7 @@ def test_damage_inside_a_stream_is_skipped_not_fatal(tmp_path: Path) -> None:
     assert total_s(chunks) == pytest.approx(108, abs=2.0)
 
 
+@pytest.mark.slow
 def test_flv_served_over_http_is_decoded(tmp_path: Path) -> None:
     convert(SAMPLE / "stream.ogg", tmp_path / "live.flv", "-c:a", "aac", "-ar", "44100", "-f", "flv")
     with http_server(tmp_path) as base:
@@ -107,6 +119,7 @@ def test_flv_served_over_http_is_decoded(tmp_path: Path) -> None:
     assert total_s(chunks) == pytest.approx(108.2, abs=0.2)
 
 
+@pytest.mark.slow
 def test_hls_playlist_served_over_http_is_decoded(tmp_path: Path) -> None:
     hls(SAMPLE / "stream.ogg", tmp_path / "hls", segment_s=2.0)
     with http_server(tmp_path) as base:
@@ -115,6 +128,28 @@ def test_hls_playlist_served_over_http_is_decoded(tmp_path: Path) -> None:
     check_contiguous(chunks)
     assert total_s(chunks) == pytest.approx(108.2, abs=0.3)
     assert audio.describe(url).endswith("/hls/index.m3u8")  # query strings may carry tokens
+
+
+@pytest.mark.slow
+def test_rtmp_stream_is_decoded_as_it_plays_and_its_end_is_an_end() -> None:
+    with rtmp_publisher(SPEECH, free_port()) as url:
+        live = audio.DecodeOptions(open_timeout_s=10.0, read_timeout_s=2.0)  # opening probes ~all of it
+        chunks = _retry_while_refused(lambda: list(audio.read_chunks(url, "rtmp", live, start_s=60.0)))
+    assert chunks[0].offset_s == 60.0  # a reconnecting ingester carries on its offsets
+    check_contiguous(chunks)
+    assert total_s(chunks) == pytest.approx(3.7, abs=0.2)
+
+
+def _retry_while_refused(read: Callable[[], list[audio.AudioChunk]]) -> list[audio.AudioChunk]:
+    """The publisher needs a moment to listen; a probe connection would take its only client slot."""
+    for _ in range(50):
+        try:
+            return read()
+        except AudioError as exc:
+            if "refused" not in str(exc):
+                raise
+            time.sleep(0.1)
+    raise AssertionError("the RTMP publisher never listened")
 
 
 def test_unreachable_urls_fail_fast_with_the_url_named(tmp_path: Path) -> None:
