@@ -7,6 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.claims import Detector, load_detector
+from pipeline.claims.matching import TermIndex
 from pipeline.records import Claim, decode, encode
 
 DETECTOR: Detector = load_detector()
@@ -70,6 +71,15 @@ def test_one_claim_per_category_where_matches_overlap() -> None:
     claims = DETECTOR.detect("全网最低价")
     assert sorted(c.category for c in claims) == ["absolute", "price"]
     assert {c.term for c in claims} == {"全网最低价"}
+
+
+def test_a_claim_at_the_very_end_ends_there() -> None:
+    terms = {t for e in DETECTOR.lexicon.entries if e.kind in ("terms", "words") for t in e.terms}
+    for term in sorted(terms):
+        text = "你看" + term
+        for claim in DETECTOR.detect(text, source="listing"):
+            assert claim.end <= len(text), (text, claim)
+            assert text[claim.start : claim.end] == claim.term
 
 
 def test_empty_and_claim_free_texts() -> None:
@@ -159,7 +169,7 @@ def test_entry_exceptions(text: str, entry: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "hidden"), [("第一次来", "第一"), ("唯一性很好", "唯一"), ("钻石防脱落", "防脱")]
+    ("text", "hidden"), [("第一次来", "第一"), ("唯一性很好", "唯一"), ("招财猫摆件", "招财")]
 )
 def test_a_whole_word_entry_stays_hidden_inside_a_longer_word(text: str, hidden: str) -> None:
     assert all(v.matched != hidden for v in DETECTOR.explain(text))
@@ -215,10 +225,18 @@ FRAGMENTS = [
     "這", "ａ", "\u3000", "\n", "七天", "见效", "治疗", "高血压", "转运", "就", "了",
 ]  # fmt: skip
 claimish = st.lists(st.sampled_from(FRAGMENTS) | st.text(max_size=3), max_size=12).map("".join)
+ends_with_a_term = st.tuples(st.text(max_size=8), st.sampled_from(FRAGMENTS)).map("".join)
+
+
+def test_the_term_index_finds_every_string_exactly() -> None:
+    index = TermIndex(["美白", "美白丸", "最", "最低", "最低的价"])
+    assert index.scan("你看美白") == [(2, 4, "美白")]
+    assert sorted(index.scan("最低")) == [(0, 1, "最"), (0, 2, "最低")]
+    assert index.scan("") == []
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(text=st.text() | claimish, source=st.sampled_from(["speech", "listing"]))
+@given(text=st.text() | claimish | ends_with_a_term, source=st.sampled_from(["speech", "listing"]))
 def test_any_text_gives_claims_whose_offsets_slice_to_their_terms(text: str, source: str) -> None:
     for claim in DETECTOR.detect(text, source=source):  # type: ignore[arg-type]
         assert 0 <= claim.start < claim.end <= len(text)

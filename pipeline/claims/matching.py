@@ -58,10 +58,10 @@ class TermIndex:
 
     def scan(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
-        lengths, strings = self._lengths, self._strings
+        lengths, strings, size = self._lengths, self._strings, len(text)
         for i, char in enumerate(text):
             for n in lengths.get(char, ()):
-                if text[i : i + n] in strings:
+                if i + n <= size and text[i : i + n] in strings:
                     hits.append((i, i + n, text[i : i + n]))
         return hits
 

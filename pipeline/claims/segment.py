@@ -6,7 +6,7 @@ dictionary holds the lexicon's words, so that
 - a lexicon word comes out as one token whenever jieba's dictionary knows no longer word that
   contains it (防脱 in 防脱洗发水), and
 - a lexicon word inside a longer ordinary word stays hidden there (第一 in 第一次, 唯一 in 唯一性,
-  万能 in 万能胶, 防脱 in 防脱落), which is what ``words:`` entries rely on.
+  万能 in 万能胶, 发财 in 发财树), which is what ``words:`` entries rely on.
 
 A private instance keeps our user words out of jieba's global dictionary, which other code in the
 same process may use. HMM guessing of unknown words is off: segmentation then depends only on the
@@ -31,6 +31,9 @@ from spacy.vocab import Vocab
 # run has the tokens that run would have in a Doc of the whole text
 WORD_RUN = re.compile(r"[\u4E00-\u9FD5a-zA-Z0-9+#&._%\-]+")
 COMMON_WORD_FREQ = 10  # jieba's dictionary lists rare and archaic words with frequencies below this
+# A lexicon word counts as a fairly common word: enough to win a close call against a neighbour
+# (美白|霜, not 美|白霜), not enough to cost an extra token (生长|高度 stays, no 生|长高|度).
+USER_WORD_FREQ = 1000
 
 
 class JiebaTokenizer:
@@ -42,7 +45,7 @@ class JiebaTokenizer:
         self._jieba = jieba.Tokenizer()
         self._jieba.initialize()
         for word in sorted(set(user_words)):
-            self._jieba.add_word(word)
+            self._jieba.add_word(word, max(self._jieba.suggest_freq(word), USER_WORD_FREQ))
         # jieba's FREQ holds every word and every prefix of one (a prefix alone with frequency 0)
         self.freq: dict[str, int] = self._jieba.FREQ
         self.longest = max(len(w) for w, f in self.freq.items() if f)
