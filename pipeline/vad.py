@@ -65,11 +65,15 @@ class CutOptions:
     latency_budget_s: float = 24.0  # the oldest undecoded speech is cut loose after this long
 
     def __post_init__(self) -> None:
-        if not 2.0 <= self.latency_budget_s <= MAX_BUDGET_S:
-            raise ValueError(f"latency_budget_s must lie between 2 and {MAX_BUDGET_S} s (Whisper sees 30 s)")
+        # a piece spans at most the budget plus padding on both sides; Whisper sees 30 s of it
+        if not 2.0 <= self.latency_budget_s <= WHISPER_WINDOW_S - 2 * self.speech_pad_s - 1.0:
+            raise ValueError(
+                f"latency_budget_s must lie between 2 s and {WHISPER_WINDOW_S - 1.0} s less the padding "
+                f"({2 * self.speech_pad_s} s): Whisper sees {WHISPER_WINDOW_S} s at a time"
+            )
 
 
-MAX_BUDGET_S = 28.0
+WHISPER_WINDOW_S = 30.0
 
 
 @dataclass(frozen=True, slots=True)

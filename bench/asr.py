@@ -1,0 +1,230 @@
+"""Speech throughput: bare faster-whisper against ClaimWatch's streaming transcriber, one run.
+
+    python -m bench.asr [--audio FILE] [--repeat 2] [--rounds 3] [--streams 6] [--budget S]
+
+The audio (default: the sample stream, repeated ``--repeat`` times into one recording) goes
+
+* through bare faster-whisper: ``BatchedInferencePipeline.transcribe`` on the whole file, the
+  fastest way faster-whisper offers, with the same model object, threads, language, beam size,
+  batch size and timestamp mode as the transcriber;
+* through ClaimWatch: ``pipeline.audio`` decodes it into 1 s chunks, the streaming transcriber cuts
+  pieces at VAD silences within its latency budget and decodes them in batches.
+
+Rounds alternate the two; the best of each counts. Throughput is measured in CPU time (all threads
+of this process): on the shared 2-core development machine other sessions' work swings wall-clock
+times by 2x from one run to the next, while the CPU seconds a transcription costs stay within a few
+per cent. Wall-clock figures are printed too. Then ``--streams`` copies of the original audio are
+fed as concurrent streams, chunk by chunk in turn, and decoded in batches across streams: the
+aggregate throughput says how many live streams one worker keeps up with. The latency line is in
+audio time: how long after the words ended their piece was cut (decoding comes on top).
+
+The last line is ``ratio <pipeline throughput / bare throughput>`` (target: at least 0.95).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+import wave
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+from faster_whisper import BatchedInferencePipeline
+
+from pipeline import audio, speech_model
+from pipeline.asr import Transcriber, TranscriberOptions, default_options, transcribe_chunks
+from pipeline.asr_eval import cer
+from pipeline.config import PROJECT_ROOT, load_settings
+from pipeline.records import AudioChunk, TranscriptSegment
+
+SAMPLE = PROJECT_ROOT / "tests" / "data" / "sample"
+
+
+def main() -> None:
+    args = _arguments()
+    settings = load_settings()
+    model = speech_model.load(settings)
+    options = default_options(model.device, args.budget)
+    budget = options.cut.latency_budget_s
+    print(f"model {model.label} on {model.device}, threads {settings.asr_threads or os.cpu_count()}")
+    print(f"options: beam {options.beam_size}, batch {options.batch_size}, latency budget {budget} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = _repeated(args.audio, args.repeat, Path(tmp) / "bench.wav")
+        seconds = audio.duration_s(path) or 0.0
+        reference = _reference(args.audio, args.repeat)
+        print(f"audio {args.audio} x{args.repeat}: {seconds:.1f} s")
+        _warm_up(model, options, path)
+        bare, ours = _compare(model, options, path, args.rounds, reference)
+    if args.streams:
+        _multi_stream(model, options, args.audio, args.streams)
+    _latency(model, options, args.audio)
+    for name, cost in (("bare faster-whisper", bare), ("claimwatch streaming", ours)):
+        print(
+            f"{name}: RTF {cost.wall_s / seconds:.4f} ({seconds / cost.wall_s:.2f}x real time, best wall), "
+            f"{cost.cpu_s / seconds:.4f} CPU-s per audio-s"
+        )
+    print(f"wall-clock ratio {bare.wall_s / ours.wall_s:.3f} (best of {args.rounds} rounds each)")
+    print(f"ratio {bare.cpu_s / ours.cpu_s:.3f}")
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--audio", type=Path, default=SAMPLE / "stream.ogg")
+    parser.add_argument("--repeat", type=int, default=2, help="times the audio is repeated")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each side")
+    parser.add_argument("--streams", type=int, default=6, help="concurrent streams (0: skip)")
+    parser.add_argument("--budget", type=float, default=None, help="latency budget, s (default by device)")
+    return parser.parse_args()
+
+
+def _repeated(source: Path, times: int, out: Path) -> Path:
+    pcm = np.concatenate(list(audio.decode_pcm(source)))
+    with wave.open(str(out), "wb") as handle:
+        handle.setnchannels(1)
+        handle.setsampwidth(2)
+        handle.setframerate(audio.SAMPLE_RATE_HZ)
+        for _ in range(times):
+            handle.writeframes(pcm.tobytes())
+    return out
+
+
+def _reference(source: Path, times: int) -> str | None:
+    timeline = source.with_name("timeline.json")
+    if not timeline.is_file():
+        return None
+    segments = json.loads(timeline.read_text(encoding="utf-8"))["segments"]
+    return "".join(s["text"] for s in segments) * times
+
+
+def _warm_up(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> None:
+    chunks = list(audio.read_chunks(path, "warm-up"))[:5]
+    list(transcribe_chunks(Transcriber(model, options), chunks))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one run took: wall-clock seconds and CPU seconds (all threads of this process)."""
+
+    wall_s: float
+    cpu_s: float
+
+
+def _compare(
+    model: speech_model.LoadedModel,
+    options: TranscriberOptions,
+    path: Path,
+    rounds: int,
+    reference: str | None,
+) -> tuple[Cost, Cost]:
+    runs: dict[str, list[Cost]] = {"bare": [], "claimwatch": []}
+    for _ in range(rounds):
+        for name, run in (("bare", _bare), ("claimwatch", _ours)):
+            cost, text = _measured(partial(run, model, options, path))
+            runs[name].append(cost)
+            _report(name, cost, text, reference)
+    return _best(runs["bare"]), _best(runs["claimwatch"])
+
+
+def _best(costs: list[Cost]) -> Cost:
+    return Cost(min(c.wall_s for c in costs), min(c.cpu_s for c in costs))
+
+
+def _measured(run: Callable[[], str]) -> tuple[Cost, str]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    text = run()
+    return Cost(time.perf_counter() - wall, time.process_time() - cpu), text
+
+
+def _report(name: str, cost: Cost, text: str, reference: str | None) -> None:
+    accuracy = f", CER {cer(text, reference):.3f}" if reference else ""
+    print(f"  {name}: {cost.wall_s:.2f} s wall, {cost.cpu_s:.2f} s CPU{accuracy}", flush=True)
+
+
+def _bare(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> str:
+    pipeline = BatchedInferencePipeline(model.whisper)
+    segments, _info = pipeline.transcribe(
+        str(path),
+        language=options.language,
+        beam_size=options.beam_size,
+        batch_size=options.batch_size,
+        without_timestamps=not options.timestamps,
+    )
+    return "".join(segment.text for segment in segments)
+
+
+def _ours(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> str:
+    transcriber = Transcriber(model, options)
+    chunks = audio.read_chunks(path, "bench")
+    return "".join(segment.text for segment in transcribe_chunks(transcriber, chunks))
+
+
+def _multi_stream(
+    model: speech_model.LoadedModel, options: TranscriberOptions, source: Path, count: int
+) -> None:
+    transcriber = Transcriber(model, options)
+    feeds = [audio.read_chunks(source, f"stream-{i}") for i in range(count)]
+    seconds = 0.0
+
+    def run() -> str:
+        nonlocal seconds
+        for chunk in _round_robin(feeds):
+            seconds += chunk.duration_s
+            transcriber.add(chunk)
+            if transcriber.due(max_wait_s=float("inf")):
+                transcriber.step()
+            if chunk.final:
+                transcriber.flush(chunk.stream_id)
+        return ""
+
+    cost, _ = _measured(run)
+    threads = os.cpu_count() or 1
+    print(
+        f"{count} concurrent streams x {seconds / count:.1f} s, batches of up to {options.batch_size}: "
+        f"{seconds / cost.wall_s:.2f}x real time in all (wall), "
+        f"{seconds * threads / cost.cpu_s:.2f}x on {threads} dedicated cores (CPU time)",
+        flush=True,
+    )
+
+
+def _round_robin(feeds: list[Iterator[AudioChunk]]) -> Iterator[AudioChunk]:
+    live = list(feeds)
+    while live:
+        for feed in list(live):
+            chunk = next(feed, None)
+            if chunk is None:
+                live.remove(feed)
+            else:
+                yield chunk
+
+
+def _latency(model: speech_model.LoadedModel, options: TranscriberOptions, source: Path) -> None:
+    transcriber = Transcriber(model, options)
+    waits: list[float] = []
+    decode: list[float] = []
+    for chunk in audio.read_chunks(source, "latency"):
+        transcriber.add(chunk)
+        heard = chunk.offset_s + chunk.duration_s
+        start = time.perf_counter()
+        segments: list[TranscriptSegment] = (
+            transcriber.flush("latency") if chunk.final else transcriber.drain()
+        )
+        if segments:
+            decode.append(time.perf_counter() - start)
+        waits.extend(heard - s.end_offset_s for s in segments)
+    if waits:
+        print(
+            "latency (audio time from the end of words to their piece's cut): "
+            f"mean {statistics.mean(waits):.1f} s, max {max(waits):.1f} s; "
+            f"decoding a piece alone: mean {statistics.mean(decode):.2f} s"
+        )
+
+
+if __name__ == "__main__":
+    main()
