@@ -16,9 +16,11 @@ How a worker drives it for many streams::
         if transcriber.due(max_wait_s=2.0):        # a full batch, or a piece waiting too long
             publish(transcriber.step())            # one batched decode
         if chunk.final:
-            publish(transcriber.flush(chunk.stream_id))
+            transcriber.finish(chunk.stream_id)    # its last speech joins the queue
+    # and on a timer (every second or so): if transcriber.due(2.0): publish(transcriber.step())
 
-``feed(chunk)`` (add, then decode everything queued) is the one-stream shortcut. Segment ids are
+``feed(chunk)`` (add, then decode everything queued) is the one-stream shortcut, and
+``flush(stream_id)`` ends a stream and decodes everything queued at once. Segment ids are
 derived from the stream id and the piece's sample offsets, which depend on the audio alone, so a
 stream processed twice yields the same ids.
 """
@@ -86,7 +88,11 @@ class _Job:
 
 
 class Transcriber:
-    """Per-stream state plus one queue of pieces decoded in batches (see the module docstring)."""
+    """Per-stream state plus one queue of pieces decoded in batches (see the module docstring).
+
+    Not thread-safe: one thread at a time (an async worker runs ``step`` in an executor, holding a
+    lock around ``add`` and ``step``).
+    """
 
     def __init__(self, model: LoadedModel, options: TranscriberOptions | None = None) -> None:
         self.model = model
@@ -122,17 +128,18 @@ class Transcriber:
 
     def feed(self, chunk: AudioChunk) -> list[TranscriptSegment]:
         """One-stream shortcut: add the chunk, then decode everything queued (all of it at its end)."""
-        if chunk.final:
-            self.add(chunk)
-            return self.flush(chunk.stream_id)
         self.add(chunk)
-        return self.drain()
+        return self.flush(chunk.stream_id) if chunk.final else self.drain()
 
-    def flush(self, stream_id: str) -> list[TranscriptSegment]:
-        """End of a stream: queue its last speech, decode everything queued, forget the stream."""
+    def finish(self, stream_id: str) -> None:
+        """End of a stream: queue its last speech and forget its state (decoding comes with `step`)."""
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
             self._finish(stream_id, stream)
+
+    def flush(self, stream_id: str) -> list[TranscriptSegment]:
+        """End of a stream: queue its last speech, forget its state, decode everything queued."""
+        self.finish(stream_id)
         return self.drain()
 
     # -- decoding --------------------------------------------------------------------------------

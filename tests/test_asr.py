@@ -138,6 +138,19 @@ def test_redelivered_and_missing_chunks(model: speech_model.LoadedModel) -> None
     assert [s.offset_s for s in holed][-1] == pytest.approx(clean[-1].offset_s, abs=1.0)
 
 
+def test_finish_queues_the_last_speech_for_the_next_batch(model: speech_model.LoadedModel) -> None:
+    transcriber = Transcriber(model, options())
+    for chunk in audio.read_chunks(AUDIO / "live06.flac", "s1"):
+        transcriber.add(chunk)
+    assert transcriber.pending == 0  # 3.5 s of speech: well within the budget, nothing cut yet
+    transcriber.finish("s1")
+    assert transcriber.pending == 1
+    segments = transcriber.step()
+    assert cer(text_of(segments), "这款口红颜色很显白，黄皮也能驾驭。") <= 0.2
+    assert transcriber.pending == 0
+    assert transcriber.flush("s1") == []  # a finished stream has nothing left
+
+
 def test_silence_noise_and_tones_produce_no_text(model: speech_model.LoadedModel, tmp_path: Path) -> None:
     sources = {
         "silence": "anullsrc=r=16000:cl=mono:d=20",
