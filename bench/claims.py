@@ -4,7 +4,9 @@
 
 Both run on one core (the process is pinned to one CPU where the OS allows) over the same labelled
 utterances (default: tests/data/claims/dev.jsonl, a copy of ../shared/data/claims/dev.jsonl),
-each with its source (speech or listing). Throughput is utterances per CPU second; wall-clock
+each with its source (speech or listing), and once more all read as listing text (no homophone
+reading). Throughput is utterances per CPU second, the median of repeated passes (and the best
+pass); wall-clock
 figures are printed too, as they suffer from whatever else runs on the machine. The naive matcher
 flags a category whenever one of its entries' literal terms occurs anywhere in the text; its
 quality is printed beside the detector's, for what speed buys.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -38,16 +41,24 @@ def naive_matcher(detector: Detector) -> Callable[[str], frozenset[str]]:
 
 def throughput(
     run: Callable[[Example], object], examples: list[Example], seconds: float
-) -> tuple[float, float]:
-    """Utterances per CPU second and per wall-clock second, over at least ``seconds`` of CPU."""
-    for example in examples[:50]:
-        run(example)  # warm caches (pinyin readings, jieba) before timing
-    count, cpu0, wall0 = 0, time.process_time(), time.perf_counter()
-    while time.process_time() - cpu0 < seconds:
+) -> tuple[float, float, float]:
+    """Utterances per CPU second (median and best pass) and per wall-clock second (median pass).
+
+    Passes over all the examples repeat for at least ``seconds`` of CPU; the median pass is the
+    figure to quote, the best one shows what an idle core does.
+    """
+    for example in examples:
+        run(example)  # warm caches (pinyin readings) before timing
+    cpu: list[float] = []
+    wall: list[float] = []
+    while sum(cpu) < seconds or len(cpu) < 3:
+        cpu0, wall0 = time.process_time(), time.perf_counter()
         for example in examples:
             run(example)
-        count += len(examples)
-    return count / (time.process_time() - cpu0), count / (time.perf_counter() - wall0)
+        cpu.append(time.process_time() - cpu0)
+        wall.append(time.perf_counter() - wall0)
+    n = len(examples)
+    return n / statistics.median(cpu), n / min(cpu), n / statistics.median(wall)
 
 
 def quality(predict: Callable[[Example], frozenset[str]], examples: list[Example]) -> Report:
@@ -83,22 +94,28 @@ def main() -> None:
     def substring(example: Example) -> frozenset[str]:
         return naive(example.text)
 
+    def as_listing(example: Example) -> frozenset[str]:
+        return frozenset(c.category for c in detector.detect(example.text, source="listing"))
+
     rows = []
-    for name, run in (("detector", detect), ("naive substring", substring)):
-        cpu, wall = throughput(run, examples, args.seconds)
-        rows.append((name, cpu, wall, quality(run, examples)))
+    runs = (("detector", detect), ("naive substring", substring), ("detector, listing", as_listing))
+    for name, run in runs:
+        cpu, best, wall = throughput(run, examples, args.seconds)
+        rows.append((name, cpu, best, wall, quality(run, examples)))
     print(f"claims bench: {len(examples)} utterances from {args.data}, {pinned}")
     entries = len(detector.lexicon.entries)
     print(f"lexicon {detector.version}, {entries} entries; detector built in {load_s:.1f} s")
-    header = ("utt/s (CPU)", 13), ("utt/s (wall)", 14), ("macro-F1", 10), ("binary F1", 11), ("flagged", 9)
+    header = [("utt/s CPU", 11), ("best pass", 11), ("wall", 8)]
+    header += [("macro-F1", 10), ("binary F1", 11), ("flagged", 9)]
     print(" " * 18 + "".join(f"{name:>{width}}" for name, width in header))
-    for name, cpu, wall, report in rows:
+    for name, cpu, best, wall, report in rows:
         print(
-            f"{name:<18}{cpu:>13,.0f}{wall:>14,.0f}{report.macro_f1:>10.3f}"
+            f"{name:<18}{cpu:>11,.0f}{best:>11,.0f}{wall:>8,.0f}{report.macro_f1:>10.3f}"
             f"{report.binary_scores.f1:>11.3f}{report.flagged_share:>9.1%}"
         )
     print(f"detector / naive throughput: {rows[0][1] / rows[1][1]:.3f} (CPU)")
-    print("flagged: share of the no-claim utterances that got a claim")
+    print("detector: each utterance with its own source; detector, listing: every one read as listing")
+    print("text (no homophone reading); flagged: share of the no-claim utterances that got a claim")
 
 
 if __name__ == "__main__":

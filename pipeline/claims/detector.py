@@ -100,7 +100,8 @@ class Detector:
             if corrections:
                 layout = Layout(corrected)
                 reading = Segmentation(corrected, self._tokenizer)
-                found = self._finder.find(reading, self._finder.index.scan(corrected))
+                spans = [(c.start, c.end) for c in corrections]
+                found = self._finder.find(reading, self._finder.index.scan(corrected), near=spans)
                 placed.extend(
                     (c, layout, corrections) for c in found if any(_overlap(k, c) for k in corrections)
                 )

@@ -59,8 +59,8 @@ class TermIndex:
     def scan(self, text: str) -> list[Hit]:
         hits: list[Hit] = []
         lengths, strings, size = self._lengths, self._strings, len(text)
-        for i, char in enumerate(text):
-            for n in lengths.get(char, ()):
+        for i in [i for i, char in enumerate(text) if char in lengths]:
+            for n in lengths[text[i]]:
                 if i + n <= size and text[i : i + n] in strings:
                     hits.append((i, i + n, text[i : i + n]))
         return hits
@@ -95,17 +95,26 @@ class CandidateFinder:
         except ValueError as exc:  # spaCy's MatchPatternError is a ValueError
             raise LexiconError(f"{entry.source}: entry {entry.rule_id}: tokens: {exc}") from None
 
-    def find(self, segmentation: Segmentation, hits: list[Hit]) -> list[Candidate]:
+    def find(
+        self, segmentation: Segmentation, hits: list[Hit], near: list[tuple[int, int]] | None = None
+    ) -> list[Candidate]:
         """Candidates for a text (seen through its segmentation), given its :class:`TermIndex` hits.
 
         A term is found on characters, inside a word too (美白 in 美白霜), but never cutting
-        through one: 长高 is not in 生长高度 (生长|高度), nor 断根 in 断根据地.
+        through one: 长高 is not in 生长高度 (生长|高度), nor 断根 in 断根据地. With ``near``, only
+        terms and words overlapping one of those spans are looked at (regular expressions still
+        run on the whole text).
         """
         text = segmentation.text
         found: list[Candidate] = []
         triggered: dict[str, Entry] = {}
         in_tokens: list[int] = []  # where words / tokens entries were triggered
         for start, end, string in hits:
+            if near is not None and not any(s < end and start < e for s, e in near):
+                for entry in self._triggers.get(string, ()):
+                    if entry.kind == "regex":
+                        triggered[entry.rule_id] = entry
+                continue
             entries = self._terms.get(string, ())
             if entries and (end - start < 2 or not segmentation.cuts_through(start, end)):
                 found.extend(Candidate(entry, start, end) for entry in entries)
