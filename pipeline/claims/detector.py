@@ -108,26 +108,28 @@ class Detector:
         return placed
 
     def _judge(self, candidate: Candidate, layout: Layout, corrections: tuple[Correction, ...]) -> Verdict:
-        entry = candidate.entry
-        span = layout.span(candidate.start, candidate.end)
         relied = [c for c in corrections if _overlap(c, candidate)]
-        reason: str | None = None
-        for i, condition in enumerate(entry.not_when):
-            if condition.holds(span):
-                reason = f"{entry.rule_id} not_when[{i}]"
-                break
-        if reason is None:
-            reason = next((r.rule_id for r in self.lexicon.contexts if r.applies(entry.category, span)), None)
-        if reason is None and entry.needs and not any(c.holds(span) for c in entry.needs):
-            reason = f"{entry.rule_id} needs"
-        if reason is None and relied and not entry.asr:
-            reason = "homophone: entry does not allow it"
-        if reason is None and any(_unsupported(c, candidate) for c in relied):
-            reason = "homophone: weak correction with nothing around it"
+        reason = self._context_reason(candidate, layout) or _homophone_reason(candidate, relied)
         end = candidate.end
-        if entry.extend is not None and (more := entry.extend.match(layout.text, end)) is not None:
+        extend = candidate.entry.extend
+        if extend is not None and (more := extend.match(layout.text, end)) is not None:
             end = more.end()  # the reported term runs on (最 → 最好用); the match stays as it was
         return Verdict(candidate, layout.text[candidate.start : end], reason, bool(relied))
+
+    def _context_reason(self, candidate: Candidate, layout: Layout) -> str | None:
+        """Why the context makes the candidate no claim: its entry's not_when, a global rule, or
+        a context its entry needs and lacks; None if it is a claim."""
+        entry = candidate.entry
+        span = layout.span(candidate.start, candidate.end)
+        for i, condition in enumerate(entry.not_when):
+            if condition.holds(span):
+                return f"{entry.rule_id} not_when[{i}]"
+        for rule in self.lexicon.contexts:
+            if rule.applies(entry.category, span):
+                return rule.rule_id
+        if entry.needs and not any(condition.holds(span) for condition in entry.needs):
+            return f"{entry.rule_id} needs"
+        return None
 
     def _claim(self, verdict: Verdict, normalised: Normalised) -> Claim:
         entry = verdict.candidate.entry
@@ -147,6 +149,15 @@ class Detector:
             requires=entry.requires,
             extra=extra,
         )
+
+
+def _homophone_reason(candidate: Candidate, relied: list[Correction]) -> str | None:
+    """Why the homophone corrections a candidate relies on cannot carry it; None if they can."""
+    if relied and not candidate.entry.asr:
+        return "homophone: entry does not allow it"
+    if any(_unsupported(c, candidate) for c in relied):
+        return "homophone: weak correction with too little around it"
+    return None
 
 
 def _overlap(correction: Correction, candidate: Candidate) -> bool:
