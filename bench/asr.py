@@ -1,14 +1,15 @@
 """Speech throughput: bare faster-whisper against ClaimWatch's streaming transcriber, one run.
 
-    python -m bench.asr [--audio FILE] [--repeat 2] [--rounds 3] [--streams 6] [--budget S]
+    python -m bench.asr [--audio FILE] [--repeat 2] [--rounds 3] [--streams 6]
 
 The audio (default: the sample stream, repeated ``--repeat`` times into one recording) goes
 
 * through bare faster-whisper: ``BatchedInferencePipeline.transcribe`` on the whole file, the
   fastest way faster-whisper offers, with the same model object, threads, language, beam size,
   batch size and timestamp mode as the transcriber;
-* through ClaimWatch: ``pipeline.audio`` decodes it into 1 s chunks, the streaming transcriber cuts
-  pieces at VAD silences within its latency budget and decodes them in batches.
+* through ClaimWatch as the live pipeline runs it: ``pipeline.audio`` decodes it, ``pipeline.pieces``
+  cuts a piece per utterance at VAD silences (what ingest publishes), and the worker's transcriber
+  packs pieces into shared 30 s windows and decodes them in batches (``worker_options``).
 
 Rounds alternate the two; the best of each counts. Throughput is measured in CPU time (all threads
 of this process): on the shared 2-core development machine other sessions' work swings wall-clock
@@ -39,22 +40,23 @@ import numpy as np
 from faster_whisper import BatchedInferencePipeline
 
 from pipeline import audio, speech_model
-from pipeline.asr import Transcriber, TranscriberOptions, default_options, transcribe_chunks
+from pipeline.asr import Transcriber, TranscriberOptions, worker_options
 from pipeline.asr_eval import cer
-from pipeline.config import PROJECT_ROOT, load_settings
-from pipeline.records import AudioChunk, TranscriptSegment
+from pipeline.config import load_settings
+from pipeline.pieces import speech_chunks
+from pipeline.records import AudioChunk
+from pipeline.sample import SAMPLE_DIR
 
-SAMPLE = PROJECT_ROOT / "tests" / "data" / "sample"
+SAMPLE = SAMPLE_DIR
 
 
 def main() -> None:
     args = _arguments()
     settings = load_settings()
     model = speech_model.load(settings)
-    options = default_options(model.device, args.budget)
-    budget = options.cut.latency_budget_s
+    options = worker_options(model.device)
     print(f"model {model.label} on {model.device}, threads {settings.asr_threads or os.cpu_count()}")
-    print(f"options: beam {options.beam_size}, batch {options.batch_size}, latency budget {budget} s")
+    print(f"options: beam {options.beam_size}, batch {options.batch_size} windows, packed {options.pack_s} s")
     with tempfile.TemporaryDirectory() as tmp:
         path = _repeated(args.audio, args.repeat, Path(tmp) / "bench.wav")
         seconds = audio.duration_s(path) or 0.0
@@ -80,7 +82,6 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="times the audio is repeated")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each side")
     parser.add_argument("--streams", type=int, default=6, help="concurrent streams (0: skip)")
-    parser.add_argument("--budget", type=float, default=None, help="latency budget, s (default by device)")
     return parser.parse_args()
 
 
@@ -104,8 +105,15 @@ def _reference(source: Path, times: int) -> str | None:
 
 
 def _warm_up(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> None:
-    chunks = list(audio.read_chunks(path, "warm-up"))[:5]
-    list(transcribe_chunks(Transcriber(model, options), chunks))
+    transcriber = Transcriber(model, options)
+    for chunk in list(_pieces(path, "warm-up"))[:3]:
+        transcriber.add_piece(chunk)
+    transcriber.drain()
+
+
+def _pieces(path: Path, stream_id: str) -> Iterator[AudioChunk]:
+    """What ingest publishes for a stream: a chunk per speech piece (the final marker left out)."""
+    return (chunk for chunk in speech_chunks(audio.decode_pcm(path), stream_id) if not chunk.final)
 
 
 @dataclass(frozen=True)
@@ -161,32 +169,31 @@ def _bare(model: speech_model.LoadedModel, options: TranscriberOptions, path: Pa
 
 def _ours(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> str:
     transcriber = Transcriber(model, options)
-    chunks = audio.read_chunks(path, "bench")
-    return "".join(segment.text for segment in transcribe_chunks(transcriber, chunks))
+    for chunk in _pieces(path, "bench"):
+        transcriber.add_piece(chunk)
+    return "".join(segment.text for segment in transcriber.drain())
 
 
 def _multi_stream(
     model: speech_model.LoadedModel, options: TranscriberOptions, source: Path, count: int
 ) -> None:
     transcriber = Transcriber(model, options)
-    feeds = [audio.read_chunks(source, f"stream-{i}") for i in range(count)]
-    seconds = 0.0
+    feeds = [_pieces(source, f"stream-{i}") for i in range(count)]
+    seconds = count * (audio.duration_s(source) or 0.0)
 
     def run() -> str:
-        nonlocal seconds
         for chunk in _round_robin(feeds):
-            seconds += chunk.duration_s
-            transcriber.add(chunk)
+            transcriber.add_piece(chunk)
             if transcriber.due(max_wait_s=float("inf")):
                 transcriber.step()
-            if chunk.final:
-                transcriber.flush(chunk.stream_id)
+        transcriber.drain()
         return ""
 
     cost, _ = _measured(run)
     threads = os.cpu_count() or 1
     print(
-        f"{count} concurrent streams x {seconds / count:.1f} s, batches of up to {options.batch_size}: "
+        f"{count} concurrent streams x {seconds / count:.1f} s, "
+        f"batches of up to {options.batch_size} windows: "
         f"{seconds / cost.wall_s:.2f}x real time in all (wall), "
         f"{seconds * threads / cost.cpu_s:.2f}x on {threads} dedicated cores (CPU time)",
         flush=True,
@@ -205,24 +212,18 @@ def _round_robin(feeds: list[Iterator[AudioChunk]]) -> Iterator[AudioChunk]:
 
 
 def _latency(model: speech_model.LoadedModel, options: TranscriberOptions, source: Path) -> None:
+    """One stream as it plays: each piece decoded as soon as it is cut (nothing to pack it with)."""
     transcriber = Transcriber(model, options)
-    waits: list[float] = []
     decode: list[float] = []
-    for chunk in audio.read_chunks(source, "latency"):
-        transcriber.add(chunk)
-        heard = chunk.offset_s + chunk.duration_s
+    for chunk in _pieces(source, "latency"):
+        transcriber.add_piece(chunk)
         start = time.perf_counter()
-        segments: list[TranscriptSegment] = (
-            transcriber.flush("latency") if chunk.final else transcriber.drain()
-        )
-        if segments:
-            decode.append(time.perf_counter() - start)
-        waits.extend(heard - s.end_offset_s for s in segments)
-    if waits:
+        transcriber.drain()
+        decode.append(time.perf_counter() - start)
+    if decode:
         print(
-            "latency (audio time from the end of words to their piece's cut): "
-            f"mean {statistics.mean(waits):.1f} s, max {max(waits):.1f} s; "
-            f"decoding a piece alone: mean {statistics.mean(decode):.2f} s"
+            f"one live stream: a piece decoded in mean {statistics.mean(decode):.2f} s, "
+            f"max {max(decode):.2f} s after its cut (bench/pipeline.py measures end to end)"
         )
 
 

@@ -38,15 +38,18 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from pipeline.errors import AudioError
+from pipeline.packing import Slot, Window, assign, pack
+from pipeline.pieces import Piece, SpeechPieces
 from pipeline.records import AudioChunk, TranscriptSegment, stable_id
 from pipeline.speech_model import LoadedModel
 from pipeline.transcript_filters import Part, Thresholds, judge_piece
-from pipeline.vad import SAMPLE_RATE_HZ, CutOptions, Floats, PieceCutter, StreamingVad
+from pipeline.vad import SAMPLE_RATE_HZ, CutOptions, Floats
 
 CPU_BUDGET_S = 28.0  # Whisper's encoder costs a full 30 s window per piece: fill it on a CPU
 GPU_BUDGET_S = 6.0  # on a GPU batching makes windows cheap: answer sooner
 _MAX_GAP_S = 30.0  # a longer hole in a stream's offsets starts it afresh instead of padding
 _TIME_STEP_S = 0.02  # one Whisper timestamp token
+PACK_S = 29.0  # a packed window fills Whisper's 30 s but for the last second
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,13 @@ class TranscriberOptions:
     batch_size: int = 8
     timestamps: bool = True  # split a piece into utterances with Whisper's timestamp tokens
     tokens_per_s: float = 12.0  # decoding stops past this many tokens per second of audio
+    # Pack pieces (of any streams) end to end into windows of up to this many seconds, `pack_gap_s`
+    # of silence apart; 0 decodes each piece in a window of its own (pipeline.packing).
+    pack_s: float = 0.0
+    pack_gap_s: float = 1.0
+    # One segment per piece (an utterance), its id a function of the piece alone: what the worker
+    # wants, so a claim keeps its id however Whisper splits the words. Else one per timestamp span.
+    segment_per_piece: bool = False
     cut: CutOptions = field(default_factory=CutOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -68,14 +78,11 @@ def default_options(device: str, latency_budget_s: float | None = None) -> Trans
     return TranscriberOptions(cut=CutOptions(latency_budget_s=budget))
 
 
-@dataclass(slots=True)
-class _Stream:
-    base: int  # absolute sample of the stream's first chunk
-    vad: StreamingVad
-    cutter: PieceCutter
-    audio: np.ndarray  # int16 samples kept, from `kept_from`
-    kept_from: int = 0  # relative to base
-    fed: int = 0  # samples received, relative to base
+def worker_options(device: str) -> TranscriberOptions:
+    """What the streaming worker uses for pieces cut at ingest (one per utterance): packed into
+    shared windows on a CPU, one segment per piece."""
+    pack_s = 0.0 if device == "cuda" else PACK_S
+    return TranscriberOptions(pack_s=pack_s, segment_per_piece=True, batch_size=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +110,7 @@ class Transcriber:
         )
         self._prompt = whisper.get_prompt(self._tokenizer, [], without_timestamps=not opt.timestamps)
         self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
-        self._streams: dict[str, _Stream] = {}
+        self._streams: dict[str, SpeechPieces] = {}
         self._queue: deque[_Job] = deque()
         self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
 
@@ -114,17 +121,24 @@ class Transcriber:
         samples = _samples(chunk)
         start = round(chunk.offset_s * SAMPLE_RATE_HZ)
         stream = self._streams.get(chunk.stream_id)
-        if stream is None or start - (stream.base + stream.fed) > _MAX_GAP_S * SAMPLE_RATE_HZ:
+        if stream is None or start - stream.end_sample > _MAX_GAP_S * SAMPLE_RATE_HZ:
             if stream is not None:
-                self._finish(chunk.stream_id, stream)
-            stream = self._streams[chunk.stream_id] = self._new_stream(start)
-        skip = stream.base + stream.fed - start  # > 0: already seen (a redelivery); < 0: a gap
+                self._queue_pieces(chunk.stream_id, stream.finish())
+            stream = self._streams[chunk.stream_id] = SpeechPieces(self.options.cut, start)
+        skip = stream.end_sample - start  # > 0: already seen (a redelivery); < 0: a gap
         if skip < 0:
             samples = np.concatenate([np.zeros(-skip, dtype=np.int16), samples])
         elif skip > 0:
             samples = samples[skip:]
         if len(samples):
-            self._append(chunk.stream_id, stream, samples)
+            self._queue_pieces(chunk.stream_id, stream.push(samples))
+
+    def add_piece(self, chunk: AudioChunk) -> None:
+        """Queue a speech piece already cut where the audio entered (:mod:`pipeline.pieces`)."""
+        samples = _samples(chunk)
+        if len(samples):
+            start = round(chunk.offset_s * SAMPLE_RATE_HZ)
+            self._queue_pieces(chunk.stream_id, [Piece(start, start + len(samples), samples)])
 
     def feed(self, chunk: AudioChunk) -> list[TranscriptSegment]:
         """One-stream shortcut: add the chunk, then decode everything queued (all of it at its end)."""
@@ -135,7 +149,7 @@ class Transcriber:
         """End of a stream: queue its last speech and forget its state (decoding comes with `step`)."""
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
-            self._finish(stream_id, stream)
+            self._queue_pieces(stream_id, stream.finish())
 
     def flush(self, stream_id: str) -> list[TranscriptSegment]:
         """End of a stream: queue its last speech, forget its state, decode everything queued."""
@@ -156,10 +170,19 @@ class Transcriber:
         return bool(self._queue) and time.monotonic() - self._queue[0].queued_at >= max_wait_s
 
     def step(self) -> list[TranscriptSegment]:
-        """Decode up to ``batch_size`` queued pieces (oldest first, any streams) in one call."""
-        count = min(self.options.batch_size, len(self._queue))
+        """Decode the oldest queued pieces (any streams) in one batched call: up to ``batch_size``
+        pieces, or, when packing, as many as fill ``batch_size`` windows."""
+        count = self._batch_count()
         jobs = [self._queue.popleft() for _ in range(count)]
         return self._decode(jobs) if jobs else []
+
+    def _batch_count(self) -> int:
+        opt = self.options
+        if not opt.pack_s:
+            return min(opt.batch_size, len(self._queue))
+        lengths = [len(job.audio) for job in self._queue]
+        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s)[: opt.batch_size]
+        return sum(len(window.slots) for window in windows)
 
     def drain(self) -> list[TranscriptSegment]:
         """Decode everything queued, in batches."""
@@ -170,59 +193,47 @@ class Transcriber:
 
     # -- internals -------------------------------------------------------------------------------
 
-    def _new_stream(self, start: int) -> _Stream:
-        empty = np.zeros(0, dtype=np.int16)
-        return _Stream(base=start, vad=StreamingVad(), cutter=PieceCutter(self.options.cut), audio=empty)
-
-    def _append(self, stream_id: str, stream: _Stream, samples: np.ndarray) -> None:
-        stream.audio = np.concatenate([stream.audio, samples])
-        stream.fed += len(samples)
-        probs = stream.vad.push(samples.astype(np.float32) / 32768.0)
-        for piece in stream.cutter.push(probs):
-            self._enqueue(stream_id, stream, piece.start, piece.end)
-        keep = stream.cutter.retain_from()
-        if keep > stream.kept_from:
-            stream.audio = stream.audio[keep - stream.kept_from :]
-            stream.kept_from = keep
-
-    def _finish(self, stream_id: str, stream: _Stream) -> None:
-        for piece in stream.cutter.flush(stream.fed):
-            self._enqueue(stream_id, stream, piece.start, piece.end)
-
-    def _enqueue(self, stream_id: str, stream: _Stream, start: int, end: int) -> None:
-        lo, hi = max(0, start - stream.kept_from), max(0, end - stream.kept_from)
-        audio = stream.audio[lo:hi].astype(np.float32) / 32768.0
-        job = _Job(stream_id, stream.base + start, stream.base + end, audio, time.monotonic())
-        self._queue.append(job)
+    def _queue_pieces(self, stream_id: str, pieces: list[Piece]) -> None:
+        now = time.monotonic()
+        for piece in pieces:
+            audio = piece.audio.astype(np.float32) / 32768.0
+            self._queue.append(_Job(stream_id, piece.start, piece.end, audio, now))
 
     def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
+        """One batched encode + generate over the jobs' windows (packed, or one job each)."""
+        opt = self.options
+        lengths = [len(job.audio) for job in jobs]
+        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s) if opt.pack_s else _alone(lengths)
         whisper = self.model.whisper
-        features = np.stack([pad_or_trim(whisper.feature_extractor(job.audio)[..., :-1]) for job in jobs])
+        audio = [_window_audio(window, jobs) for window in windows]
+        features = np.stack([pad_or_trim(whisper.feature_extractor(a)[..., :-1]) for a in audio])
         encoded = whisper.encode(features)
-        longest = max(len(job.audio) for job in jobs) / SAMPLE_RATE_HZ
+        longest = max(window.duration_s for window in windows)
         room = whisper.max_length - len(self._prompt)
         results = whisper.model.generate(
             encoded,
-            [list(self._prompt) for _ in jobs],
-            beam_size=self.options.beam_size,
-            max_length=len(self._prompt) + min(room, int(longest * self.options.tokens_per_s) + 16),
+            [list(self._prompt) for _ in windows],
+            beam_size=opt.beam_size,
+            max_length=len(self._prompt) + min(room, int(longest * opt.tokens_per_s) + 16),
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,
             return_no_speech_prob=True,
         )
         out: list[TranscriptSegment] = []
-        for job, result in zip(jobs, results, strict=True):
+        for window, result in zip(windows, results, strict=True):
             tokens = list(result.sequences_ids[0])
             avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-            out.extend(self._segments(job, tokens, avg_logprob, float(result.no_speech_prob)))
+            spans = _split(tokens, self._tokenizer.timestamp_begin, window.duration_s)
+            for index, own in assign(window, spans).items():
+                out.extend(self._segments(jobs[index], own, avg_logprob, float(result.no_speech_prob)))
         return out
 
     def _segments(
-        self, job: _Job, tokens: list[int], avg_logprob: float, no_speech_prob: float
+        self, job: _Job, spans: list[Span], avg_logprob: float, no_speech_prob: float
     ) -> list[TranscriptSegment]:
-        duration = (job.end - job.start) / SAMPLE_RATE_HZ
-        spans = _split(tokens, self._tokenizer.timestamp_begin, duration)
+        if self.options.segment_per_piece and len(spans) > 1:
+            spans = [(spans[0][0], spans[-1][1], [t for _, _, tokens in spans for t in tokens])]
         parts = [Part(self._tokenizer.decode(part), t1 - t0) for t0, t1, part in spans]
         verdicts = judge_piece(
             parts, no_speech_prob=no_speech_prob, avg_logprob=avg_logprob, thresholds=self.options.thresholds
@@ -235,7 +246,7 @@ class Transcriber:
                 continue
             out.append(
                 TranscriptSegment(
-                    segment_id=stable_id("transcript", job.stream_id, job.start, job.end, index),
+                    segment_id=self._segment_id(job, index),
                     stream_id=job.stream_id,
                     offset_s=round(start_s + t0, 3),
                     end_offset_s=round(start_s + t1, 3),
@@ -248,12 +259,33 @@ class Transcriber:
             )
         return out
 
+    def _segment_id(self, job: _Job, index: int) -> str:
+        if self.options.segment_per_piece:
+            return stable_id("transcript", job.stream_id, job.start, job.end)
+        return stable_id("transcript", job.stream_id, job.start, job.end, index)
 
-def _split(
-    tokens: list[int], timestamp_begin: int, duration_s: float
-) -> list[tuple[float, float, list[int]]]:
+
+Span = tuple[float, float, list[int]]
+
+
+def _alone(lengths: list[int]) -> list[Window]:
+    """A window per piece."""
+    return [Window((Slot(i, 0.0, n / SAMPLE_RATE_HZ),), 0.0) for i, n in enumerate(lengths)]
+
+
+def _window_audio(window: Window, jobs: list[_Job]) -> Floats:
+    """The window's pieces end to end with silence between them."""
+    parts: list[Floats] = []
+    for slot in window.slots:
+        if parts:
+            parts.append(np.zeros(round(window.gap_s * SAMPLE_RATE_HZ), dtype=np.float32))
+        parts.append(jobs[slot.index].audio)
+    return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def _split(tokens: list[int], timestamp_begin: int, duration_s: float) -> list[Span]:
     """Text tokens grouped by Whisper's timestamp tokens: (start_s, end_s, tokens) within a piece."""
-    parts: list[tuple[float, float, list[int]]] = []
+    parts: list[Span] = []
     start, current = 0.0, []
     for token in tokens:
         if token < timestamp_begin:

@@ -93,5 +93,10 @@ def _register_commands() -> None:
     for command in (score, serve, users, evidence):
         main.add_command(command)
 
+    from pipeline.stream_cli import analyze_command, deadletter, ingest, worker
+
+    for command in (worker, ingest, deadletter, analyze_command):
+        main.add_command(command)
+
 
 _register_commands()

@@ -1,4 +1,4 @@
-"""Publishing records to the broker from command-line processes (ingest, ledger import).
+"""The broker from command-line processes: publishing (ingest, ledger import), reading dead letters.
 
 A thin layer over kafka-python's producer and admin client: topics are created with the
 configured partition count (the ledger topic compacted), records go out in the one JSON encoding
@@ -13,13 +13,13 @@ import logging
 from types import TracebackType
 from typing import Any
 
-from kafka import KafkaAdminClient, KafkaProducer
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline import topics
-from pipeline.errors import ServiceError
-from pipeline.records import encode
+from pipeline.errors import RecordError, ServiceError
+from pipeline.records import DeadLetter, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -87,3 +87,30 @@ class Publisher:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def read_dead_letters(bootstrap: str, timeout_s: float = 10.0) -> list[DeadLetter]:
+    """Every dead letter on the topic, oldest first (read without joining a consumer group)."""
+    ensure_topics(bootstrap, 1)
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000)
+    )
+    try:
+        partitions = [
+            TopicPartition(topics.DEADLETTER, p)
+            for p in consumer.partitions_for_topic(topics.DEADLETTER) or ()
+        ]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        ends = consumer.end_offsets(partitions)
+        letters: list[DeadLetter] = []
+        for message in consumer:
+            try:
+                letters.append(decode(DeadLetter, message.value))
+            except RecordError as exc:
+                log.warning("unreadable dead letter at offset %d: %s", message.offset, exc)
+            if all(consumer.position(tp) >= ends[tp] for tp in partitions):
+                break
+    finally:
+        consumer.close()
+    return sorted(letters, key=lambda letter: letter.ts)

@@ -29,6 +29,8 @@ VIOLATIONS: Final = "violations"
 DEADLETTER: Final = "deadletter"
 
 STREAM_KEYED: Final = (STREAMS, AUDIO, LISTINGS, TRANSCRIPTS, VIOLATIONS)
+MONITORED: Final = (STREAMS, LISTINGS, TRANSCRIPTS)  # what the monitor agent turns into violations
+STORED: Final = (*MONITORED, VIOLATIONS)  # what the store agent writes to the warehouse
 
 
 def ledger_key(mcn_id: str, product_id: str) -> str:

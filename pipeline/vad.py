@@ -63,8 +63,13 @@ class CutOptions:
     min_speech_s: float = 0.15  # shorter blips are ignored
     speech_pad_s: float = 0.3  # audio kept around speech so word edges are not clipped
     latency_budget_s: float = 24.0  # the oldest undecoded speech is cut loose after this long
+    # Finished speech waits at most this long for more before it is cut loose (None: the budget).
+    # 0 gives a piece per utterance, for a worker that packs pieces of many streams together.
+    merge_s: float | None = None
 
     def __post_init__(self) -> None:
+        if self.merge_s is not None and not 0 <= self.merge_s <= self.latency_budget_s:
+            raise ValueError("merge_s must lie between 0 and latency_budget_s")
         # a piece spans at most the budget plus padding on both sides; Whisper sees 30 s of it
         if not 2.0 <= self.latency_budget_s <= WHISPER_WINDOW_S - 2 * self.speech_pad_s - 1.0:
             raise ValueError(
@@ -92,6 +97,7 @@ class PieceCutter:
         self._min_silence = _windows(opt.min_silence_s)
         self._min_speech = _windows(opt.min_speech_s)
         self._budget = _windows(opt.latency_budget_s)
+        self._merge = self._budget if opt.merge_s is None else round(opt.merge_s * SAMPLE_RATE_HZ / WINDOW)
         self._pad = round(opt.speech_pad_s * SAMPLE_RATE_HZ)
         self.pos = 0  # windows seen so far
         self._closed: list[tuple[int, int]] = []  # finished speech (windows) not yet in a piece
@@ -99,12 +105,15 @@ class PieceCutter:
         self._quiet: int | None = None  # window where the running speech went quiet
         self._probs: list[float] = []  # probabilities since the running speech began
         self._floor = 0  # sample where the last piece ended: no piece reaches back before it
+        self._closed_at = 0  # window where the oldest finished speech was found finished
 
     def push(self, probs: Floats) -> list[Piece]:
         """Feed probabilities of the next windows; returns the pieces that became complete."""
         pieces: list[Piece] = []
         for p in probs.tolist():
             self._step(p)
+            if self._closed and self.pos - self._closed_at >= self._merge:
+                pieces.append(self._cut())
             oldest = self._closed[0][0] if self._closed else self._speech
             if oldest is not None and self.pos - oldest >= self._budget:
                 pieces.append(self._cut())
@@ -144,6 +153,8 @@ class PieceCutter:
         start = self._speech
         assert start is not None
         if end - start >= self._min_speech:
+            if not self._closed:
+                self._closed_at = self.pos  # when the oldest finished speech finished
             self._closed.append((start, end))
         self._speech = self._quiet = None
 

@@ -13,8 +13,10 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from pipeline.sample import SAMPLE_DIR
+
 AUDIO = Path(__file__).resolve().parent / "data" / "audio"
-SAMPLE = Path(__file__).resolve().parent / "data" / "sample"
+SAMPLE = SAMPLE_DIR
 
 
 def ffmpeg(*args: str) -> None:

@@ -1,6 +1,6 @@
 """Warehouse data for the scoring, console and evidence tests: two MCNs in November 2026.
 
-- ``mcn-starlight``: the sample stream ``demo-001`` (tests/data/sample, with its archived audio),
+- ``mcn-starlight``: the sample stream ``demo-001`` (pipeline/sample, with its archived audio),
   anchor ``anchor-xiaomei``, 2 monitored hours, the sample's claims and checks as violations; a
   ledger imported twice (P-1001's qualification changed after the stream, so evidence must show
   the first version) with one approved row holding an expired qualification.
@@ -28,10 +28,11 @@ from pipeline.records import (
     decode,
     stable_id,
 )
+from pipeline.sample import SAMPLE_DIR
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import ledger_row, listing_row, stream_row, transcript_row, violation_row
 
-SAMPLE = Path(__file__).parent / "data" / "sample"
+SAMPLE = SAMPLE_DIR
 AUDIO = SAMPLE / "stream.ogg"
 TIMELINE = json.loads((SAMPLE / "timeline.json").read_text(encoding="utf-8"))
 PERIOD = "2026-11"

@@ -14,6 +14,7 @@ from openpyxl import Workbook
 from pipeline.errors import RecordError
 from pipeline.ledger import COLUMNS, column_name, parse_qualification, read_ledger
 from pipeline.qualifications import load_rules
+from pipeline.sample import SAMPLE_DIR
 
 RULES = load_rules()
 MCN = "mcn-starlight"
@@ -124,7 +125,7 @@ def test_strict_accepts_a_clean_file(tmp_path: Path) -> None:
 
 
 def test_the_sample_ledger_reads_clean() -> None:
-    result = read_ledger(Path(__file__).parent / "data" / "sample" / "ledger.csv", RULES, mcn_id=MCN)
+    result = read_ledger(SAMPLE_DIR / "ledger.csv", RULES, mcn_id=MCN)
     assert result.errors == ()
     assert [e.product_id for e in result.entries] == ["P-1001", "P-1002", "P-1004", "P-1005", "P-1006"]
 

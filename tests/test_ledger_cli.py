@@ -9,8 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline.cli import main
+from pipeline.sample import SAMPLE_DIR
 
-SAMPLE = Path(__file__).parent / "data" / "sample" / "ledger.csv"
+SAMPLE = SAMPLE_DIR / "ledger.csv"
 
 
 @pytest.fixture

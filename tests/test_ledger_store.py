@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from pipeline.ledger import read_ledger
 from pipeline.ledger_store import current_ledger, save_import
 from pipeline.qualifications import load_rules
+from pipeline.sample import SAMPLE_DIR
 from pipeline.warehouse import Store
 
-SAMPLE = Path(__file__).parent / "data" / "sample" / "ledger.csv"
+SAMPLE = SAMPLE_DIR / "ledger.csv"
 T1 = datetime(2026, 10, 1, tzinfo=UTC)
 
 

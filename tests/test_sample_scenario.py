@@ -1,4 +1,4 @@
-"""The sample scenario (tests/data/sample, from ../shared/data/sample) as a test of the checks.
+"""The sample scenario (pipeline/sample, from ../shared/data/sample) as a test of the checks.
 
 The utterances of script.json with their times from timeline.json stand in for the transcript until
 speech is wired in. The scenario must raise exactly expected.json's checks, whichever order the
@@ -12,7 +12,6 @@ import importlib.util
 import json
 from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -21,9 +20,10 @@ from pipeline.jsonl import read_records
 from pipeline.ledger import read_ledger
 from pipeline.qualifications import load_rules
 from pipeline.records import ListingEvent, TranscriptSegment, Violation, decode, parse_datetime
+from pipeline.sample import SAMPLE_DIR
 from tests.fake_detector import FakeDetector
 
-SAMPLE = Path(__file__).parent / "data" / "sample"
+SAMPLE = SAMPLE_DIR
 TIMELINE = json.loads((SAMPLE / "timeline.json").read_text(encoding="utf-8"))
 EXPECTED = json.loads((SAMPLE / "expected.json").read_text(encoding="utf-8"))
 STARTED_AT = parse_datetime(TIMELINE["started_at"])

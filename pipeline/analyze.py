@@ -1,0 +1,94 @@
+"""`claimwatch analyze`: a recorded stream through the same stage logic, in-process, no servers.
+
+The audio is cut into speech pieces exactly as ingest cuts it (:mod:`pipeline.pieces`), decoded
+by the same transcriber, and the transcript and listing events go through the same
+:class:`~pipeline.monitor.Monitor` the worker uses, so the violations and their ids are those the
+streaming pipeline produces for the same input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import speech_model
+from pipeline.asr import Transcriber, worker_options
+from pipeline.audio import decode_pcm
+from pipeline.checks import ListingChecker
+from pipeline.claims import load_detector
+from pipeline.config import Settings
+from pipeline.errors import RecordError
+from pipeline.jsonl import read_records
+from pipeline.ledger import read_ledger
+from pipeline.monitor import Monitor
+from pipeline.pieces import speech_chunks
+from pipeline.qualifications import load_rules
+from pipeline.records import AudioChunk, ListingEvent, StreamInfo, TranscriptSegment, Violation, decode
+from pipeline.speech_model import LoadedModel
+
+Progress = Callable[[float], None]  # seconds of audio done
+
+
+@dataclass(frozen=True, slots=True)
+class Analysis:
+    """What analysing a recorded stream gave."""
+
+    violations: list[Violation]
+    segments: list[TranscriptSegment]
+    errors: list[RecordError]  # bad listing lines and ledger rows (reported, then skipped)
+
+
+def build_monitor(settings: Settings) -> Monitor:
+    """The monitor with this installation's lexicons and qualification rules."""
+    detector = load_detector(settings.lexicon_dir)
+    return Monitor(detector, ListingChecker(load_rules(settings.lexicon_dir), detector))
+
+
+def read_listings(path: Path) -> tuple[list[ListingEvent], list[RecordError]]:
+    events: list[ListingEvent] = []
+    errors: list[RecordError] = []
+    for _, item in read_records(path, lambda d: decode(ListingEvent, d)):
+        if isinstance(item, RecordError):
+            errors.append(item)
+        else:
+            events.append(item)
+    return events, errors
+
+
+def transcribe_pieces(
+    transcriber: Transcriber, chunks: Iterable[AudioChunk], progress: Progress
+) -> Iterator[TranscriptSegment]:
+    """Speech pieces decoded in full batches (the worker's decode, without the waiting)."""
+    for chunk in chunks:
+        if chunk.final:
+            progress(chunk.offset_s)
+            break
+        transcriber.add_piece(chunk)
+        if transcriber.due(max_wait_s=float("inf")):
+            yield from transcriber.step()
+        progress(chunk.offset_s + chunk.duration_s)
+    yield from transcriber.drain()
+
+
+def analyze(
+    settings: Settings,
+    *,
+    audio: Path,
+    listings: Path,
+    ledger: Path,
+    info: StreamInfo,
+    model: LoadedModel | None = None,
+    progress: Progress = lambda _s: None,
+) -> Analysis:
+    """Violations of one recorded stream, in time order."""
+    model = model or speech_model.load(settings)
+    transcriber = Transcriber(model, worker_options(model.device))
+    monitor = build_monitor(settings)
+    read = read_ledger(ledger, monitor.checker.rules, mcn_id=info.mcn_id)
+    monitor.checker.ledger.put_all(read.entries)
+    events, errors = read_listings(listings)
+    chunks = speech_chunks(decode_pcm(audio), info.stream_id)
+    segments = list(transcribe_pieces(transcriber, chunks, progress))
+    violations = monitor.replay(info, events, segments)
+    return Analysis(violations, segments, [*read.errors, *errors])
