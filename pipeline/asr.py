@@ -38,7 +38,7 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from pipeline.errors import AudioError
-from pipeline.packing import Slot, Window, assign, pack
+from pipeline.packing import Slot, Window, assign, needs_repair, pack
 from pipeline.pieces import Piece, SpeechPieces
 from pipeline.records import AudioChunk, TranscriptSegment, stable_id
 from pipeline.speech_model import LoadedModel
@@ -113,6 +113,7 @@ class Transcriber:
         self._streams: dict[str, SpeechPieces] = {}
         self._queue: deque[_Job] = deque()
         self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
+        self.repaired = 0  # pieces decoded again alone because packing muddled their text
 
     # -- feeding ---------------------------------------------------------------------------------
 
@@ -200,10 +201,41 @@ class Transcriber:
             self._queue.append(_Job(stream_id, piece.start, piece.end, audio, now))
 
     def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
-        """One batched encode + generate over the jobs' windows (packed, or one job each)."""
+        """One batched encode + generate over the jobs' windows (packed, or one job each); pieces
+        whose text packing muddled (:func:`pipeline.packing.needs_repair`) are decoded again alone."""
         opt = self.options
         lengths = [len(job.audio) for job in jobs]
-        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s) if opt.pack_s else _alone(lengths)
+        packed = bool(opt.pack_s) and len(jobs) > 1
+        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s) if packed else _alone(lengths)
+        decoded = self._generate(windows, jobs)
+        again = sorted(
+            {
+                i
+                for window, (_, spans) in zip(windows, decoded, strict=True)
+                for i in needs_repair(window, spans)
+            }
+        )
+        segments: dict[int, list[TranscriptSegment]] = {}
+        for window, (scores, spans) in zip(windows, decoded, strict=True):
+            for index, own in assign(window, spans).items():
+                if index not in again:
+                    segments[index] = self._segments(jobs[index], own, *scores)
+        if again:
+            self.repaired += len(again)
+            alone = [jobs[i] for i in again]
+            single = _alone([len(job.audio) for job in alone])
+            for index, window, (scores, spans) in zip(
+                again, single, self._generate(single, alone), strict=True
+            ):
+                (own,) = assign(window, spans).values()
+                segments[index] = self._segments(jobs[index], own, *scores)
+        return [segment for index in sorted(segments) for segment in segments[index]]
+
+    def _generate(
+        self, windows: list[Window], jobs: list[_Job]
+    ) -> list[tuple[tuple[float, float], list[Span]]]:
+        """Each window's (avg_logprob, no_speech_prob) and its timestamped spans."""
+        opt = self.options
         whisper = self.model.whisper
         audio = [_window_audio(window, jobs) for window in windows]
         features = np.stack([pad_or_trim(whisper.feature_extractor(a)[..., :-1]) for a in audio])
@@ -220,13 +252,12 @@ class Transcriber:
             return_scores=True,
             return_no_speech_prob=True,
         )
-        out: list[TranscriptSegment] = []
+        out: list[tuple[tuple[float, float], list[Span]]] = []
         for window, result in zip(windows, results, strict=True):
             tokens = list(result.sequences_ids[0])
             avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
             spans = _split(tokens, self._tokenizer.timestamp_begin, window.duration_s)
-            for index, own in assign(window, spans).items():
-                out.extend(self._segments(jobs[index], own, avg_logprob, float(result.no_speech_prob)))
+            out.append(((avg_logprob, float(result.no_speech_prob)), spans))
         return out
 
     def _segments(

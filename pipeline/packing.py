@@ -84,3 +84,23 @@ def _owner(window: Window, at_s: float) -> Slot:
 
 def _clamp(value: float, length: float) -> float:
     return round(min(max(value, 0.0), length), 3)
+
+
+def needs_repair(
+    window: Window, spans: Sequence[tuple[float, float, list[int]]], *, min_overlap_s: float = 0.3
+) -> set[int]:
+    """Piece indices whose text cannot be trusted to be their own: a span that runs over two or
+    more pieces (Whisper read across the silence between them), or a piece no span fell in. Such
+    pieces are decoded again, each alone."""
+    if len(window.slots) < 2:
+        return set()
+    doubtful: set[int] = set()
+    for start, end, _ in spans:
+        covered = [
+            s.index for s in window.slots if min(end, s.end_s) - max(start, s.start_s) >= min_overlap_s
+        ]
+        if len(covered) > 1:
+            doubtful.update(covered)
+    owned = {index for index, own in assign(window, spans).items() if own}
+    doubtful.update(slot.index for slot in window.slots if slot.index not in owned)
+    return doubtful
