@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -112,6 +113,7 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
             rt.settings.sink_batch_rows, within=rt.settings.sink_flush_s
         )
         async for events in batches:
+            written: Counter[str] = Counter()
             for event in events:
                 topic = event.message.topic
                 try:
@@ -120,7 +122,9 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                     continue  # the monitor agent dead-letters it
                 for table, row in rows_for(record, rt.stream_info):
                     rt.sink.add(table, row)
+                    written[f"stored.{table}"] += 1
             await asyncio.to_thread(rt.sink.flush_until_done)
+            rt.counts.update(written)
 
     @app.agent(t.violations)
     async def alert(stream: StreamT[Any]) -> None:

@@ -19,9 +19,9 @@ answers are off, as tansu's are), and every row the sink writes is idempotent.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -70,8 +70,7 @@ class Runtime:
     sink: BatchingSink
     alerts: AlertSender | None = None
     stage_table: Any = None
-    infos: dict[str, StreamInfo] = field(default_factory=dict)
-    decode_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    counts: Counter[str] = field(default_factory=Counter)  # what this process has done, by kind
 
     def known(self, stream_id: str) -> bool:
         return stream_id in self.monitor.streams
@@ -93,6 +92,8 @@ class Runtime:
         else:
             raise TypeError(f"{topic}: the monitor takes no {type(record).__name__}")
         self.remember(record.stream_id)
+        self.counts[topic] += 1
+        self.counts["violations"] += len(found)
         return found
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
@@ -112,6 +113,8 @@ class Runtime:
         for chunk in chunks:
             self.transcriber.add_piece(chunk)
         segments: list[TranscriptSegment] = self.transcriber.drain()
+        self.counts["pieces"] += len(chunks)
+        self.counts["segments"] += len(segments)
         return segments
 
     def restore(self, stream_id: str) -> bool:
@@ -204,12 +207,12 @@ async def running(app: faust.App) -> AsyncIterator[faust.App]:
         await app.stop()
 
 
-def build(settings: Settings, bootstrap: str, runtime: Runtime, *, app_id: str = "claimwatch") -> faust.App:
+def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
     """The faust app with ClaimWatch's topics, tables and agents, wired to ``runtime``."""
     from pipeline import agents
 
     app = faust.App(
-        app_id,
+        topics.APP_ID,
         broker=f"kafka://{bootstrap}",
         store="memory://",
         web_enabled=False,
@@ -241,15 +244,14 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime, *, app_id: str =
         violations=app.topic(topics.VIOLATIONS, partitions=partitions, **RAW),
         deadletter=app.topic(topics.DEADLETTER, partitions=1, **RAW),
     )
-    runtime.stage_table = app.Table("stage", partitions=partitions, **RAW)
-    ledger_topic = app.topic(topics.LEDGER, partitions=1, **RAW)
-    ledger = app.GlobalTable(
+    runtime.stage_table = app.Table("stage", partitions=partitions, key_type=bytes, value_type=bytes)
+    ledger = app.GlobalTable(  # its changelog is topics.LEDGER, which `ledger import` writes
         "ledger",
         partitions=1,
         recovery_buffer_size=1,
-        changelog_topic=ledger_topic,
         synchronize_all_active_partitions=True,
-        **RAW,
+        key_type=bytes,
+        value_type=bytes,
     )
     cast(LedgerTable, ledger).runtime = runtime
     agents.register(app, wiring, runtime)

@@ -93,9 +93,9 @@ def _register_commands() -> None:
     for command in (score, serve, users, evidence):
         main.add_command(command)
 
-    from pipeline.stream_cli import analyze_command, deadletter, ingest, worker
+    from pipeline.stream_cli import analyze_command, deadletter, demo, ingest, worker
 
-    for command in (worker, ingest, deadletter, analyze_command):
+    for command in (demo, worker, ingest, deadletter, analyze_command):
         main.add_command(command)
 
 

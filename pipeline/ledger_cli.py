@@ -67,6 +67,11 @@ def _save(settings: Settings, result: LedgerRead) -> None:
         f"imported {summary.new} new, {summary.changed} changed, {summary.unchanged} unchanged "
         f"(import {summary.import_id}) into the {settings.warehouse} warehouse"
     )
+    if settings.broker_url:  # running workers learn the new rows from the compacted ledger topic
+        from pipeline.publish import publish_ledger
+
+        sent = publish_ledger(settings.broker_url, settings.topic_partitions, result.entries)
+        click.echo(f"published {sent} rows to the ledger topic at {settings.broker_url}")
 
 
 @ledger.command()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -19,7 +20,7 @@ from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from pipeline import topics
 from pipeline.errors import RecordError, ServiceError
-from pipeline.records import DeadLetter, decode, encode
+from pipeline.records import DeadLetter, LedgerEntry, decode, encode
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def ensure_topics(bootstrap: str, partitions: int) -> None:
         existing = set(admin.list_topics())
         wanted = [NewTopic(name, partitions, 1) for name in topics.STREAM_KEYED if name not in existing]
         if topics.LEDGER not in existing:
-            wanted.append(NewTopic(topics.LEDGER, partitions, 1, topic_configs=_COMPACTED))
+            wanted.append(NewTopic(topics.LEDGER, 1, 1, topic_configs=_COMPACTED))
         if topics.DEADLETTER not in existing:
             wanted.append(NewTopic(topics.DEADLETTER, 1, 1))
         for topic in wanted:
@@ -87,6 +88,14 @@ class Publisher:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+def publish_ledger(bootstrap: str, partitions: int, entries: Iterable[LedgerEntry]) -> int:
+    """Ledger rows onto the compacted ledger topic, keyed ``mcn_id/product_id``."""
+    with Publisher(bootstrap, partitions) as publisher:
+        for entry in entries:
+            publisher.send(topics.LEDGER, topics.ledger_key(entry.mcn_id, entry.product_id), entry)
+        return publisher.sent
 
 
 def read_dead_letters(bootstrap: str, timeout_s: float = 10.0) -> list[DeadLetter]:

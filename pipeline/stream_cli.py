@@ -175,3 +175,17 @@ def analyze_command(
     _report(result.errors)
     count = write_objects(out, (to_dict(v) for v in result.violations))
     click.echo(f"{count} violations from {len(result.segments)} transcript segments", err=out == "-")
+
+
+@click.command()
+@click.option("--no-serve", is_flag=True, help="End after the summary instead of serving the console.")
+@click.option("--realtime", is_flag=True, help="Stream the sample at real time (about two minutes).")
+@click.option("--port", type=int, help="Console port (default: the console_port setting).")
+@click.pass_context
+def demo(ctx: click.Context, *, no_serve: bool, realtime: bool, port: int | None) -> None:
+    """The bundled sample stream through the whole pipeline on embedded parts (no servers), a
+    summary of its violations, then the console with a demo login."""
+    from pipeline.demo import run_demo
+
+    settings = settings_of(ctx)
+    run_demo(settings, serve=not no_serve, realtime=realtime, say=click.echo, port=port)

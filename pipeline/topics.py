@@ -6,7 +6,7 @@ topic                  records                                     key
 ``streams``            :class:`StreamInfo` (start; again at end)   stream_id
 ``audio.chunks``       :class:`AudioChunk`: one speech piece each  stream_id
 ``listings``           :class:`ListingEvent`                       stream_id
-``ledger``             :class:`LedgerEntry` (compacted)            ``mcn_id/product_id``
+``…-ledger-changelog``  :class:`LedgerEntry` (compacted)            ``mcn_id/product_id``
 ``transcripts``        :class:`TranscriptSegment`                  stream_id
 ``violations``         :class:`Violation`                          stream_id
 ``deadletter``         :class:`DeadLetter`                         original key
@@ -20,10 +20,14 @@ from __future__ import annotations
 
 from typing import Final
 
+APP_ID: Final = "claimwatch"  # the workers' consumer group
+
 STREAMS: Final = "streams"
 AUDIO: Final = "audio.chunks"
 LISTINGS: Final = "listings"
-LEDGER: Final = "ledger"
+# The ledger topic is the changelog of the workers' global ledger table (faust names it after the
+# app and the table), so `ledger import` writes rows straight into every worker's table.
+LEDGER: Final = f"{APP_ID}-ledger-changelog"
 TRANSCRIPTS: Final = "transcripts"
 VIOLATIONS: Final = "violations"
 DEADLETTER: Final = "deadletter"
