@@ -75,6 +75,15 @@ def _layout(rules: ScoringRules) -> list[dict[str, Any]]:
 
 
 def _variables(timezone: str) -> list[dict[str, Any]]:
+    # `${DS_CLICKHOUSE}` is filled in by Grafana's import (``__inputs``); a provisioned dashboard
+    # (deploy/grafana/) gets no import step, so the same name is also a datasource variable.
+    datasource = {
+        "name": "DS_CLICKHOUSE",
+        "label": "ClickHouse",
+        "type": "datasource",
+        "query": DATASOURCE["type"],
+        "hide": 0,
+    }
     mcn = {
         "name": "mcn",
         "label": "MCN / 机构",
@@ -88,7 +97,7 @@ def _variables(timezone: str) -> list[dict[str, Any]]:
         "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
     }
     tz = {"name": "tz", "type": "constant", "query": timezone, "hide": 2}
-    return [mcn, tz]
+    return [datasource, mcn, tz]
 
 
 def build_dashboard(rules: ScoringRules, timezone: str) -> dict[str, Any]:
