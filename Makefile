@@ -26,9 +26,8 @@ $(BIN)/claimwatch: pyproject.toml
 
 install: $(BIN)/claimwatch  ## Create .venv and install ClaimWatch with its test tools
 
-demo: install  ## Run the main job on embedded defaults (no servers to start)
-	$(BIN)/claimwatch db init
-	$(BIN)/claimwatch db status
+demo: install  ## Run the main job on embedded defaults: the sample stream through the pipeline, then the console
+	$(BIN)/claimwatch demo
 
 test: deps install lint  ## Install what the tests need, lint, and run the whole test suite
 	$(BIN)/pytest
@@ -44,6 +43,9 @@ format: install  ## Apply ruff's formatting and safe fixes
 
 bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
 	$(BIN)/python -m bench.warehouse
+	$(BIN)/python -m bench.claims
+	$(BIN)/python -m bench.asr
+	$(BIN)/python -m bench.pipeline
 
 vendor:  ## Refresh the console's vendored ECharts from package-lock.json (npm ci; committed)
 	npm ci --no-audit --no-fund

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
@@ -255,11 +256,19 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
     )
     cast(LedgerTable, ledger).runtime = runtime
     agents.register(app, wiring, runtime)
+
+    @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+    async def on_assigned(app: faust.App, assigned: set[Any], **_: Any) -> None:
+        audio = sorted(tp.partition for tp in assigned if tp.topic == topics.AUDIO)
+        log.info("worker %d owns %s partitions %s", os.getpid(), topics.AUDIO, audio)
+        runtime.counts["rebalances"] += 1
+
     return app
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """`claimwatch worker`: a faust worker process until SIGINT/SIGTERM."""
+    logging.getLogger("pipeline").setLevel(min(logging.getLogger().level, logging.INFO))
     ensure_topics(bootstrap, settings.topic_partitions)
     store = open_store(settings)
     try:

@@ -27,6 +27,7 @@ stream processed twice yields the same ids.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -38,7 +39,6 @@ from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
 from pipeline.errors import AudioError
-from pipeline.packing import Slot, Window, assign, needs_repair, pack
 from pipeline.pieces import Piece, SpeechPieces
 from pipeline.records import AudioChunk, TranscriptSegment, stable_id
 from pipeline.speech_model import LoadedModel
@@ -49,7 +49,7 @@ CPU_BUDGET_S = 28.0  # Whisper's encoder costs a full 30 s window per piece: fil
 GPU_BUDGET_S = 6.0  # on a GPU batching makes windows cheap: answer sooner
 _MAX_GAP_S = 30.0  # a longer hole in a stream's offsets starts it afresh instead of padding
 _TIME_STEP_S = 0.02  # one Whisper timestamp token
-PACK_S = 29.0  # a packed window fills Whisper's 30 s but for the last second
+WINDOW_FRAMES = 3000  # Whisper's window: 30 s of 10 ms feature frames
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,10 +61,13 @@ class TranscriberOptions:
     batch_size: int = 8
     timestamps: bool = True  # split a piece into utterances with Whisper's timestamp tokens
     tokens_per_s: float = 12.0  # decoding stops past this many tokens per second of audio
-    # Pack pieces (of any streams) end to end into windows of up to this many seconds, `pack_gap_s`
-    # of silence apart; 0 decodes each piece in a window of its own (pipeline.packing).
-    pack_s: float = 0.0
-    pack_gap_s: float = 1.0
+    # The encoder's window per piece: 0 pads every piece to Whisper's 30 s (what faster-whisper
+    # does); > 0 sizes it to the piece, rounded up to this many seconds (and at least
+    # `min_context_s`). CTranslate2 encodes shorter windows in proportionally less time, so short
+    # pieces (an utterance) cost what they last, not 30 s; each piece is still decoded alone, so
+    # its text never depends on what else was in the batch.
+    context_step_s: float = 0.0
+    min_context_s: float = 6.0
     # One segment per piece (an utterance), its id a function of the piece alone: what the worker
     # wants, so a claim keeps its id however Whisper splits the words. Else one per timestamp span.
     segment_per_piece: bool = False
@@ -79,10 +82,10 @@ def default_options(device: str, latency_budget_s: float | None = None) -> Trans
 
 
 def worker_options(device: str) -> TranscriberOptions:
-    """What the streaming worker uses for pieces cut at ingest (one per utterance): packed into
-    shared windows on a CPU, one segment per piece."""
-    pack_s = 0.0 if device == "cuda" else PACK_S
-    return TranscriberOptions(pack_s=pack_s, segment_per_piece=True, batch_size=8)
+    """What the streaming worker (and `claimwatch analyze`) use for pieces cut at ingest, one per
+    utterance: an encoder window sized to each piece, one segment per piece."""
+    del device  # short windows pay on a GPU too
+    return TranscriberOptions(context_step_s=2.0, segment_per_piece=True, batch_size=8)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +116,6 @@ class Transcriber:
         self._streams: dict[str, SpeechPieces] = {}
         self._queue: deque[_Job] = deque()
         self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
-        self.repaired = 0  # pieces decoded again alone because packing muddled their text
 
     # -- feeding ---------------------------------------------------------------------------------
 
@@ -171,19 +173,11 @@ class Transcriber:
         return bool(self._queue) and time.monotonic() - self._queue[0].queued_at >= max_wait_s
 
     def step(self) -> list[TranscriptSegment]:
-        """Decode the oldest queued pieces (any streams) in one batched call: up to ``batch_size``
-        pieces, or, when packing, as many as fill ``batch_size`` windows."""
-        count = self._batch_count()
+        """Decode up to ``batch_size`` queued pieces (oldest first, any streams) in batched calls,
+        one per window size."""
+        count = min(self.options.batch_size, len(self._queue))
         jobs = [self._queue.popleft() for _ in range(count)]
         return self._decode(jobs) if jobs else []
-
-    def _batch_count(self) -> int:
-        opt = self.options
-        if not opt.pack_s:
-            return min(opt.batch_size, len(self._queue))
-        lengths = [len(job.audio) for job in self._queue]
-        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s)[: opt.batch_size]
-        return sum(len(window.slots) for window in windows)
 
     def drain(self) -> list[TranscriptSegment]:
         """Decode everything queued, in batches."""
@@ -201,62 +195,50 @@ class Transcriber:
             self._queue.append(_Job(stream_id, piece.start, piece.end, audio, now))
 
     def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
-        """One batched encode + generate over the jobs' windows (packed, or one job each); pieces
-        whose text packing muddled (:func:`pipeline.packing.needs_repair`) are decoded again alone."""
-        opt = self.options
-        lengths = [len(job.audio) for job in jobs]
-        packed = bool(opt.pack_s) and len(jobs) > 1
-        windows = pack(lengths, max_s=opt.pack_s, gap_s=opt.pack_gap_s) if packed else _alone(lengths)
-        decoded = self._generate(windows, jobs)
-        again = sorted(
-            {
-                i
-                for window, (_, spans) in zip(windows, decoded, strict=True)
-                for i in needs_repair(window, spans)
-            }
-        )
+        """Pieces grouped by encoder window size; one batched encode + generate per group."""
+        groups: dict[int, list[int]] = {}
+        for index, job in enumerate(jobs):
+            groups.setdefault(self._frames(job), []).append(index)
         segments: dict[int, list[TranscriptSegment]] = {}
-        for window, (scores, spans) in zip(windows, decoded, strict=True):
-            for index, own in assign(window, spans).items():
-                if index not in again:
-                    segments[index] = self._segments(jobs[index], own, *scores)
-        if again:
-            self.repaired += len(again)
-            alone = [jobs[i] for i in again]
-            single = _alone([len(job.audio) for job in alone])
-            for index, window, (scores, spans) in zip(
-                again, single, self._generate(single, alone), strict=True
+        for frames, indices in groups.items():
+            for index, (scores, spans) in zip(
+                indices, self._generate(frames, [jobs[i] for i in indices]), strict=True
             ):
-                (own,) = assign(window, spans).values()
-                segments[index] = self._segments(jobs[index], own, *scores)
+                segments[index] = self._segments(jobs[index], spans, *scores)
         return [segment for index in sorted(segments) for segment in segments[index]]
 
-    def _generate(
-        self, windows: list[Window], jobs: list[_Job]
-    ) -> list[tuple[tuple[float, float], list[Span]]]:
-        """Each window's (avg_logprob, no_speech_prob) and its timestamped spans."""
+    def _frames(self, job: _Job) -> int:
+        """The encoder window of a piece, in 10 ms frames."""
+        step = self.options.context_step_s
+        if not step:
+            return WINDOW_FRAMES
+        seconds = max(self.options.min_context_s, math.ceil(len(job.audio) / SAMPLE_RATE_HZ / step) * step)
+        return min(WINDOW_FRAMES, round(seconds * 100))
+
+    def _generate(self, frames: int, jobs: list[_Job]) -> list[tuple[tuple[float, float], list[Span]]]:
+        """Each piece's (avg_logprob, no_speech_prob) and its timestamped spans."""
         opt = self.options
         whisper = self.model.whisper
-        audio = [_window_audio(window, jobs) for window in windows]
-        features = np.stack([pad_or_trim(whisper.feature_extractor(a)[..., :-1]) for a in audio])
+        features = np.stack(
+            [pad_or_trim(whisper.feature_extractor(job.audio)[..., :-1], frames) for job in jobs]
+        )
         encoded = whisper.encode(features)
-        longest = max(window.duration_s for window in windows)
         room = whisper.max_length - len(self._prompt)
         results = whisper.model.generate(
             encoded,
-            [list(self._prompt) for _ in windows],
+            [list(self._prompt) for _ in jobs],
             beam_size=opt.beam_size,
-            max_length=len(self._prompt) + min(room, int(longest * opt.tokens_per_s) + 16),
+            max_length=len(self._prompt) + min(room, int(frames / 100 * opt.tokens_per_s) + 16),
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,
             return_no_speech_prob=True,
         )
         out: list[tuple[tuple[float, float], list[Span]]] = []
-        for window, result in zip(windows, results, strict=True):
+        for job, result in zip(jobs, results, strict=True):
             tokens = list(result.sequences_ids[0])
             avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
-            spans = _split(tokens, self._tokenizer.timestamp_begin, window.duration_s)
+            spans = _split(tokens, self._tokenizer.timestamp_begin, len(job.audio) / SAMPLE_RATE_HZ)
             out.append(((avg_logprob, float(result.no_speech_prob)), spans))
         return out
 
@@ -297,21 +279,6 @@ class Transcriber:
 
 
 Span = tuple[float, float, list[int]]
-
-
-def _alone(lengths: list[int]) -> list[Window]:
-    """A window per piece."""
-    return [Window((Slot(i, 0.0, n / SAMPLE_RATE_HZ),), 0.0) for i, n in enumerate(lengths)]
-
-
-def _window_audio(window: Window, jobs: list[_Job]) -> Floats:
-    """The window's pieces end to end with silence between them."""
-    parts: list[Floats] = []
-    for slot in window.slots:
-        if parts:
-            parts.append(np.zeros(round(window.gap_s * SAMPLE_RATE_HZ), dtype=np.float32))
-        parts.append(jobs[slot.index].audio)
-    return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
 
 def _split(tokens: list[int], timestamp_begin: int, duration_s: float) -> list[Span]:

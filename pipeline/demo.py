@@ -36,6 +36,7 @@ from pipeline.sample import Sample, load_sample
 from pipeline.warehouse import Store, open_store
 
 Say = Callable[[str], None]
+EMBEDDED_SESSION_TIMEOUT_S = 6.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,8 @@ def run_demo(settings: Settings, *, serve: bool, realtime: bool, say: Say, port:
             broker = EmbeddedBroker(log_path=_log_path(settings)).start()
             stack.callback(broker.stop)
             bootstrap = broker.bootstrap
+            # One worker on a private broker: no need to wait out a long group session.
+            settings = settings.model_copy(update={"broker_session_timeout_s": EMBEDDED_SESSION_TIMEOUT_S})
         store = stack.enter_context(open_store(settings))
         say(f"warehouse: {store.kind} at {store.location}")
         result = stream_sample(settings, store, bootstrap, realtime=realtime, say=say)

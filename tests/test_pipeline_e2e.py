@@ -1,0 +1,258 @@
+"""The streaming pipeline end to end, on real services: tansu, clickhouse-server and chdb.
+
+Every test streams the bundled sample (pipeline/sample) and checks the warehouse against
+`claimwatch analyze` on the same input (the same event ids) and against the sample's expected
+violations. Each test has its own broker, so consumer groups and topics never mix.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline import speech_model
+from pipeline.analyze import analyze
+from pipeline.broker import EmbeddedBroker
+from pipeline.config import Settings, load_settings
+from pipeline.demo import stream_sample
+from pipeline.publish import Publisher, read_dead_letters
+from pipeline.records import StreamInfo, Violation
+from pipeline.sample import Sample, load_sample
+from pipeline.warehouse import Store, open_store
+from tests.conftest import unique_database
+from tests.pipeline_harness import (
+    Violations,
+    claimwatch,
+    env_of,
+    ingest_sample,
+    stream_finished,
+    violations,
+    wait_for,
+    workers,
+)
+from tests.services import ClickHouseServer
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+SAMPLE = load_sample()
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[str]:
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as running:
+        yield running.bootstrap
+
+
+@pytest.fixture(scope="session")
+def model(embedded_dir: Path) -> speech_model.LoadedModel:
+    return speech_model.load(load_settings(data_dir=embedded_dir))
+
+
+@pytest.fixture(scope="session")
+def reference(model: speech_model.LoadedModel, embedded_dir: Path) -> Violations:
+    """`claimwatch analyze` on the sample: what the streaming pipeline must store."""
+    info = StreamInfo(SAMPLE.stream_id, SAMPLE.anchor_id, SAMPLE.mcn_id, SAMPLE.started_at)
+    result = analyze(
+        load_settings(data_dir=embedded_dir),
+        audio=SAMPLE.audio, listings=SAMPLE.listings, ledger=SAMPLE.ledger, info=info, model=model,
+    )  # fmt: skip
+    found = {(v.event_id, v.kind, v.category) for v in result.violations}
+    assert_matches_expected(found, result.violations, SAMPLE)
+    return found
+
+
+def assert_matches_expected(found: Violations, records: list[Violation], sample: Sample) -> None:
+    """The sample's expected claims (by utterance) and checks (by listing), and nothing else."""
+    spans = [(s["start"], s["end"]) for s in sample.timeline]
+    heard = set()
+    for v in records:
+        if v.kind == "claim":
+            (index,) = [i for i, (start, end) in enumerate(spans) if start - 1.0 <= v.offset_s <= end]
+            heard.add((index, v.category))
+    assert heard == {(item["segment"], c) for item in sample.expected["claims"] for c in item["categories"]}
+    checks = {(v.listing_id, v.category) for v in records if v.kind != "claim"}
+    assert checks == {(c["listing_id"], c["category"]) for c in sample.expected["checks"]}
+    assert len(found) == len(records)
+
+
+@pytest.fixture
+def server_settings(clickhouse_server: ClickHouseServer, tmp_path: Path) -> Settings:
+    return load_settings(
+        warehouse="server", clickhouse_port=clickhouse_server.port, clickhouse_database=unique_database(),
+        data_dir=tmp_path, topic_partitions=4,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def server_store(server_settings: Settings) -> Iterator[Store]:
+    with open_store(server_settings) as store:
+        yield store
+
+
+def test_embedded_pipeline_matches_analyze(
+    reference: Violations, model: speech_model.LoadedModel, embedded_dir: Path, own_broker: str
+) -> None:
+    """tansu + chdb, the worker in this process (what `claimwatch demo` runs)."""
+    settings = load_settings(
+        data_dir=embedded_dir,
+        clickhouse_database=unique_database(),
+        broker_session_timeout_s=6,
+        topic_partitions=4,
+    )
+    with open_store(settings) as store:
+        run = stream_sample(settings, store, own_broker, realtime=False, say=lambda _line: None)
+        assert violations(store) == reference
+        assert len(run.violations) == len(reference)
+        segments = store.query("SELECT count() AS n FROM transcripts FINAL")[0]["n"]
+        assert segments == run.ingest.pieces  # a segment per speech piece, none doubled
+
+
+def test_server_pipeline_matches_analyze(
+    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+) -> None:
+    """tansu + clickhouse-server 18.16, a `claimwatch worker` process, the CLI for everything else."""
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    with workers(env, tmp_path) as (worker,):
+        ingest_sample(env, SAMPLE)
+        wait_for(
+            lambda: stream_finished(server_store, SAMPLE.stream_id, reference), timeout_s=240,
+            why=lambda: f"stored {violations(server_store)} vs {reference}\n{worker.output()[-3000:]}",
+        )  # fmt: skip
+        time.sleep(3)  # nothing more arrives
+        assert violations(server_store) == reference
+
+
+def test_worker_killed_mid_stream_loses_and_doubles_nothing(
+    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+) -> None:
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    with workers(env, tmp_path) as (first,):
+        feeder = threading.Thread(target=ingest_sample, args=(env, SAMPLE), kwargs={"realtime": True})
+        feeder.start()
+        wait_for(lambda: len(violations(server_store)) >= 3, timeout_s=180, why=first.output)
+        first.kill()  # mid-stream: pieces keep arriving while no worker runs
+        killed_with = violations(server_store)
+        assert killed_with < reference
+    (tmp_path / "again").mkdir()
+    with workers(env, tmp_path / "again"):
+        feeder.join()
+        wait_for(
+            lambda: stream_finished(server_store, SAMPLE.stream_id, reference), timeout_s=240,
+            why=lambda: f"stored {violations(server_store)} vs {reference}",
+        )  # fmt: skip
+        time.sleep(3)
+    assert violations(server_store) == reference
+    rows = server_store.query("SELECT count() AS n, uniqExact(event_id) AS u FROM violations FINAL")[0]
+    assert rows["n"] == rows["u"] == len(reference)
+
+
+def test_clickhouse_down_for_30_s_mid_stream_loses_nothing(
+    reference: Violations, own_broker: str, tmp_path: Path
+) -> None:
+    server = ClickHouseServer(tmp_path / "ch").start()
+    settings = load_settings(
+        warehouse="server", clickhouse_port=server.port, clickhouse_database="outage", data_dir=tmp_path,
+        topic_partitions=4,
+    )  # fmt: skip
+    try:
+        with open_store(settings) as store:
+            env = env_of(settings, own_broker)
+            claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+            with workers(env, tmp_path) as (worker,):
+                feeder = threading.Thread(target=ingest_sample, args=(env, SAMPLE), kwargs={"realtime": True})
+                feeder.start()
+                wait_for(lambda: len(violations(store)) >= 2, timeout_s=180, why=worker.output)
+                server.stop()
+                time.sleep(30)
+                assert worker.alive()
+                server.start()
+                feeder.join()
+                wait_for(
+                    lambda: stream_finished(store, SAMPLE.stream_id, reference), timeout_s=240,
+                    why=lambda: f"stored {violations(store)} vs {reference}\n{worker.output()[-3000:]}",
+                )  # fmt: skip
+                time.sleep(3)
+            assert violations(store) == reference
+    finally:
+        server.stop()
+
+
+def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
+    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+) -> None:
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    wrong_rate = {"stream_id": "x", "seq": 0, "offset_s": 0, "sample_rate_hz": 8000, "pcm": "AAAA"}
+    unannounced = {"segment_id": "s", "stream_id": "never-announced", "offset_s": 1, "end_offset_s": 2,
+                   "text": "全网最低价"}  # fmt: skip
+    bad_start = {"stream_id": "x", "anchor_id": "a", "mcn_id": "m", "started_at": "yesterday"}
+    bad = {
+        "audio.chunks": [b"{not json", json.dumps(wrong_rate).encode()],
+        "listings": [json.dumps({"stream_id": "x", "event": "explain"}).encode()],
+        "transcripts": [b"\xff\xfe", json.dumps(unannounced).encode()],
+        "streams": [json.dumps(bad_start).encode()],
+    }
+    with workers(env, tmp_path) as (worker,):
+        with Publisher(own_broker, server_settings.topic_partitions) as publisher:
+            for topic, messages in bad.items():
+                for message in messages:
+                    publisher.send_raw(topic, b"x", message)
+        ingest_sample(env, SAMPLE)
+        wait_for(
+            lambda: stream_finished(server_store, SAMPLE.stream_id, reference), timeout_s=240,
+            why=lambda: worker.output()[-3000:],
+        )  # fmt: skip
+        assert worker.alive()
+    letters = read_dead_letters(own_broker)
+    reasons = {(letter.topic, letter.reason) for letter in letters}
+    assert {topic for topic, _ in reasons} == set(bad)
+    assert sum(len(m) for m in bad.values()) == len(letters)
+    assert any("not valid JSON" in r for t, r in reasons if t == "audio.chunks")
+    assert any("8000 Hz" in r for t, r in reasons if t == "audio.chunks")
+    assert any("is required" in r for t, r in reasons if t == "listings")
+    assert any("never-announced" in r for t, r in reasons if t == "transcripts")
+    assert any("'started_at'" in r for t, r in reasons if t == "streams")
+    shown = claimwatch(env, "deadletter", "list").stdout
+    assert f"{len(letters)} dead letter(s)" in shown
+    assert "is required" in shown
+
+
+def test_two_workers_share_the_partitions(
+    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+) -> None:
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    streams = [f"shared-{i}" for i in range(3)]
+    with workers(env, tmp_path, count=2) as pair:
+        wait_for(lambda: all("owns audio.chunks partitions" in w.output() for w in pair), timeout_s=120)
+        time.sleep(8)  # the second join settles
+        for stream in streams:
+            ingest_sample(env, SAMPLE, stream_id=stream)
+        for stream in streams:
+            wait_for(
+                lambda s=stream: _complete(server_store, s, len(reference)), timeout_s=300,
+                why=lambda: "\n".join(w.output()[-2000:] for w in pair),
+            )  # fmt: skip
+        owned = [_last_assignment(w.output()) for w in pair]
+    assert all(owned), owned
+    assert not set(owned[0]) & set(owned[1])
+    assert set(owned[0]) | set(owned[1]) == set(range(server_settings.topic_partitions))
+    kinds = {(k, c) for _, k, c in reference}
+    for stream in streams:
+        assert {(k, c) for _, k, c in violations(server_store, stream)} == kinds
+
+
+def _complete(store: Store, stream_id: str, count: int) -> bool:
+    return stream_finished(store, stream_id, set()) and len(violations(store, stream_id)) == count
+
+
+def _last_assignment(log: str) -> list[int]:
+    lines = [line for line in log.splitlines() if "owns audio.chunks partitions" in line]
+    return json.loads(lines[-1].rsplit("partitions", 1)[1]) if lines else []
