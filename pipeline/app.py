@@ -268,11 +268,13 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
     """`claimwatch worker`: a faust worker process until SIGINT/SIGTERM."""
-    logging.getLogger("pipeline").setLevel(min(logging.getLogger().level, logging.INFO))
+    level = min(logging.getLogger().level, logging.INFO)  # a service logs what it does
+    for noisy in ("faust", "mode", "aiokafka", "kafka"):  # their warnings and errors, not chatter
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     ensure_topics(bootstrap, settings.topic_partitions)
     store = open_store(settings)
     try:
         app = build(settings, bootstrap, create_runtime(settings, store))
-        faust.Worker(app, loglevel=logging.getLogger().level or logging.WARNING).execute_from_commandline()
+        faust.Worker(app, loglevel=level).execute_from_commandline()
     finally:
         store.close()
