@@ -3,18 +3,21 @@
 A record that cannot be decoded (or that the stage logic refuses as malformed) goes to the
 ``deadletter`` topic with the reason and its original bytes; the agent goes on with the next.
 
-- ``transcribe``: speech pieces of any streams, decoded in batches → ``transcripts``;
-- ``monitor``: stream facts, listing events and transcript segments → ``violations``;
-- ``store``: everything worth keeping → ClickHouse, in size- and time-bounded batches, acked only
-  once written (at-least-once; rows are idempotent);
+- ``transcribe``: speech pieces of any streams, decoded in batches; their segments searched for
+  claims; segments and violations stored in ClickHouse, then published (``transcripts``,
+  ``violations``) and the pieces acked;
+- ``monitor``: stream facts and listing events: listing checks; stored, published, acked;
 - ``alert``: high-severity violations → the MCN's webhooks (in the background).
+
+Doing the work of a piece in the agent that took it, rather than hopping through topics between
+stages, keeps a piece's words seconds from the warehouse; storing before acking keeps it
+at-least-once (rows are idempotent).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -32,28 +35,20 @@ from pipeline.records import (
     DeadLetter,
     ListingEvent,
     StreamInfo,
-    TranscriptSegment,
     Violation,
     decode,
     encode,
 )
-from pipeline.warehouse.rows import rows_for
 
 log = logging.getLogger(__name__)
 
-RECORD_TYPES: dict[str, type] = {
-    topics.STREAMS: StreamInfo,
-    topics.LISTINGS: ListingEvent,
-    topics.TRANSCRIPTS: TranscriptSegment,
-    topics.VIOLATIONS: Violation,
-}
+RECORD_TYPES: dict[str, type] = {topics.STREAMS: StreamInfo, topics.LISTINGS: ListingEvent}
 
 
 @dataclass(frozen=True)
 class Topics:
     audio: TopicT
-    monitored: TopicT  # streams + listings + transcripts
-    stored: TopicT  # the same + violations
+    monitored: TopicT  # streams + listings
     transcripts: TopicT
     violations: TopicT
     deadletter: TopicT
@@ -79,52 +74,39 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
 
     @app.agent(t.audio, concurrency=1)
     async def transcribe(stream: StreamT[Any]) -> None:
-        # The events are acked only once their segments are sent: a worker killed meanwhile has
-        # its pieces decoded again by whoever takes the partition (the same pieces, the same ids).
-        async for events in cast(Stream[Any], stream).noack_take(
-            rt.settings.transcribe_batch_pieces, within=0.2
-        ):
+        # Speech pieces of any streams, decoded together; their segments checked for claims and
+        # stored, all before the pieces are acked: a worker killed meanwhile has its pieces
+        # decoded again by whoever takes the partition (the same pieces, the same ids).
+        batches = cast(Stream[Any], stream).noack_take(rt.settings.transcribe_batch_pieces, within=0.1)
+        async for events in batches:
             chunks: list[AudioChunk] = []
             for event in events:
                 try:
                     chunks.append(rt.check_chunk(decode(AudioChunk, event.value)))
-                except (RecordError, AudioError) as exc:
+                except (RecordError, AudioError, UnknownStream) as exc:
                     await dead_letter(event, str(exc))
             if chunks:
-                await send_all(t.transcripts, await asyncio.to_thread(rt.transcribe, chunks))
+                segments = await asyncio.to_thread(rt.transcribe, chunks)
+                violations = rt.on_segments(segments)
+                await rt.save([*segments, *violations])
+                await send_all(t.transcripts, segments)
+                await send_all(t.violations, violations)
             for event in events:
                 await stream.ack(event)
 
     @app.agent(t.monitored)
     async def monitor(stream: StreamT[Any]) -> None:
+        # Stream facts and listing events: checked, stored, then acked (when this body returns).
         async for event in stream.events():
             topic = event.message.topic
             try:
-                violations = rt.handle(topic, decode(RECORD_TYPES[topic], event.value))
-            except (RecordError, UnknownStream) as exc:
+                record: Any = decode(RECORD_TYPES[topic], event.value)
+                violations = rt.handle(topic, record)
+            except RecordError as exc:
                 await dead_letter(event, str(exc))
                 continue
+            await rt.save([record, *violations])
             await send_all(t.violations, violations)
-
-    @app.agent(t.stored)
-    async def store(stream: StreamT[Any]) -> None:
-        # take_events acks a batch after this body ran: rows are written before offsets commit.
-        batches = cast(Stream[Any], stream).take_events(
-            rt.settings.sink_batch_rows, within=rt.settings.sink_flush_s
-        )
-        async for events in batches:
-            written: Counter[str] = Counter()
-            for event in events:
-                topic = event.message.topic
-                try:
-                    record: Any = decode(RECORD_TYPES[topic], event.value)
-                except RecordError:
-                    continue  # the monitor agent dead-letters it
-                for table, row in rows_for(record, rt.stream_info):
-                    rt.sink.add(table, row)
-                    written[f"stored.{table}"] += 1
-            await asyncio.to_thread(rt.sink.flush_until_done)
-            rt.counts.update(written)
 
     @app.agent(t.violations)
     async def alert(stream: StreamT[Any]) -> None:

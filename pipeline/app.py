@@ -19,6 +19,7 @@ answers are off, as tansu's are), and every row the sink writes is idempotent.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from pipeline.asr import Transcriber, worker_options
 from pipeline.config import Settings
 from pipeline.errors import AudioError
 from pipeline.ledger_store import current_ledger
-from pipeline.monitor import Monitor
+from pipeline.monitor import Monitor, UnknownStream
 from pipeline.presentation import StreamState
 from pipeline.publish import ensure_topics
 from pipeline.records import (
@@ -54,6 +55,7 @@ from pipeline.records import (
 from pipeline.speech_model import LoadedModel
 from pipeline.vad import SAMPLE_RATE_HZ
 from pipeline.warehouse import Store, open_store
+from pipeline.warehouse.rows import rows_for
 from pipeline.warehouse.sink import BatchingSink
 
 log = logging.getLogger(__name__)
@@ -72,6 +74,7 @@ class Runtime:
     alerts: AlertSender | None = None
     stage_table: Any = None
     counts: Counter[str] = field(default_factory=Counter)  # what this process has done, by kind
+    store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     def known(self, stream_id: str) -> bool:
         return stream_id in self.monitor.streams
@@ -79,17 +82,13 @@ class Runtime:
     # -- what the agents call -----------------------------------------------------------------
 
     def handle(self, topic: str, record: Any) -> list[Violation]:
-        """A stream fact, listing event or transcript segment → its violations."""
-        if isinstance(record, StreamInfo):
-            self.restore(record.stream_id)
-            self.monitor.on_stream(record)
-            self.remember(record.stream_id)
-            return []
+        """A stream fact or a listing event → its violations."""
         self.restore(record.stream_id)
-        if isinstance(record, ListingEvent):
+        if isinstance(record, StreamInfo):
+            self.monitor.on_stream(record)
+            found: list[Violation] = []
+        elif isinstance(record, ListingEvent):
             found = self.monitor.on_listing(record)
-        elif isinstance(record, TranscriptSegment):
-            found = self.monitor.on_segment(record)
         else:
             raise TypeError(f"{topic}: the monitor takes no {type(record).__name__}")
         self.remember(record.stream_id)
@@ -97,12 +96,33 @@ class Runtime:
         self.counts["violations"] += len(found)
         return found
 
+    def on_segments(self, segments: list[TranscriptSegment]) -> list[Violation]:
+        """Claims heard in transcript segments and the cross checks they trigger."""
+        found = [v for segment in segments for v in self.monitor.on_segment(segment)]
+        self.counts["violations"] += len(found)
+        return found
+
+    async def save(self, records: list[Any]) -> None:
+        """Records written to the warehouse now, waiting out an outage (one writer at a time)."""
+        written: Counter[str] = Counter()
+        async with self.store_lock:
+            for record in records:
+                for table, row in rows_for(record, self.stream_info):
+                    self.sink.add(table, row)
+                    written[f"stored.{table}"] += 1
+            await asyncio.to_thread(self.sink.flush_until_done)
+        self.counts.update(written)
+
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         self.restore(stream_id)
         return self.monitor.streams.get(stream_id)
 
     def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
-        """A chunk the transcriber can take, or AudioError saying why not."""
+        """A chunk the transcriber can take (of a stream this worker can place), or an error."""
+        if not self.restore(chunk.stream_id):
+            if chunk.stream is None:
+                raise UnknownStream(chunk.stream_id)
+            self.monitor.on_stream(chunk.stream)
         if chunk.sample_rate_hz != SAMPLE_RATE_HZ:
             raise AudioError(f"chunk {chunk.seq} of {chunk.stream_id}: {chunk.sample_rate_hz} Hz, not 16 kHz")
         if len(chunk.pcm) % 2:
@@ -232,14 +252,6 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
         audio=app.topic(topics.AUDIO, partitions=partitions, **RAW),
         monitored=app.topic(
             topics.STREAMS, topics.LISTINGS, topics.TRANSCRIPTS, partitions=partitions, **RAW
-        ),
-        stored=app.topic(
-            topics.STREAMS,
-            topics.LISTINGS,
-            topics.TRANSCRIPTS,
-            topics.VIOLATIONS,
-            partitions=partitions,
-            **RAW,
         ),
         transcripts=app.topic(topics.TRANSCRIPTS, partitions=partitions, **RAW),
         violations=app.topic(topics.VIOLATIONS, partitions=partitions, **RAW),

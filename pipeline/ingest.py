@@ -23,14 +23,16 @@ import numpy.typing as npt
 
 from pipeline import topics
 from pipeline.archive import AudioArchive, archive_path
-from pipeline.audio import decode_pcm, describe, is_url
+from pipeline.audio import DecodeOptions, decode_pcm, describe, is_url
 from pipeline.errors import RecordError
 from pipeline.jsonl import read_records
 from pipeline.pieces import speech_chunks
-from pipeline.records import ListingEvent, StreamInfo, decode
+from pipeline.records import AudioChunk, ListingEvent, StreamInfo, decode
 from pipeline.vad import SAMPLE_RATE_HZ
 
 Samples = npt.NDArray[np.int16]
+BLOCK_S = 0.25  # audio is taken in (and, paced, released) a quarter second at a time: the VAD
+# sees the end of an utterance within that much of its happening
 
 
 class Sink(Protocol):
@@ -66,14 +68,14 @@ def ingest_audio(
     sink.send(topics.STREAMS, info.stream_id, info)
     result = AudioIngest(info, started_wall=time.monotonic())
     with AudioArchive(path) as archive:
-        blocks = _archived(decode_pcm(source), archive)
+        blocks = _archived(decode_pcm(source, DecodeOptions(block_s=BLOCK_S)), archive)
         if realtime and not is_url(source):
             blocks = _paced(blocks, result.started_wall)
         for chunk in speech_chunks(blocks, info.stream_id):
             if chunk.final:
                 result.audio_s = chunk.offset_s
                 break
-            sink.send(topics.AUDIO, info.stream_id, chunk)
+            sink.send(topics.AUDIO, info.stream_id, _with_stream(chunk, info))
             result.pieces += 1
             result.speech_s += chunk.duration_s
             result.piece_ends.append(chunk.offset_s + chunk.duration_s)
@@ -83,6 +85,10 @@ def ingest_audio(
     result.info = ended
     progress(result.audio_s)
     return result
+
+
+def _with_stream(chunk: AudioChunk, info: StreamInfo) -> AudioChunk:
+    return replace(chunk, anchor_id=info.anchor_id, mcn_id=info.mcn_id, started_at=info.started_at)
 
 
 def _archived(blocks: Iterable[Samples], archive: AudioArchive) -> Iterator[Samples]:

@@ -58,7 +58,18 @@ class AudioChunk:
     sample_rate_hz: int
     pcm: bytes
     final: bool = False
+    # The stream's facts, so a worker can place a piece without waiting for the announcement.
+    anchor_id: str = ""
+    mcn_id: str = ""
+    started_at: datetime | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def stream(self) -> StreamInfo | None:
+        """The stream's facts carried by this piece, when it carries them."""
+        if self.started_at is None or not self.mcn_id:
+            return None
+        return StreamInfo(self.stream_id, self.anchor_id, self.mcn_id, self.started_at)
 
     @property
     def duration_s(self) -> float:
@@ -239,6 +250,8 @@ def decode(cls: type[R], data: bytes | str | Mapping[str, Any]) -> R:
             data = json.loads(data)
         except (ValueError, UnicodeDecodeError) as exc:
             raise RecordError(f"not valid JSON ({exc})") from None
+        except RecursionError:
+            raise RecordError("not valid JSON (nested too deeply)") from None
     return typing.cast(R, _decode_dataclass(cls, data, ""))
 
 

@@ -33,8 +33,7 @@ VIOLATIONS: Final = "violations"
 DEADLETTER: Final = "deadletter"
 
 STREAM_KEYED: Final = (STREAMS, AUDIO, LISTINGS, TRANSCRIPTS, VIOLATIONS)
-MONITORED: Final = (STREAMS, LISTINGS, TRANSCRIPTS)  # what the monitor agent turns into violations
-STORED: Final = (*MONITORED, VIOLATIONS)  # what the store agent writes to the warehouse
+MONITORED: Final = (STREAMS, LISTINGS)  # what the monitor agent checks (audio has its own agent)
 
 
 def ledger_key(mcn_id: str, product_id: str) -> str:

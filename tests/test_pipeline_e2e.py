@@ -190,13 +190,17 @@ def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
     env = env_of(server_settings, own_broker)
     claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     wrong_rate = {"stream_id": "x", "seq": 0, "offset_s": 0, "sample_rate_hz": 8000, "pcm": "AAAA"}
-    unannounced = {"segment_id": "s", "stream_id": "never-announced", "offset_s": 1, "end_offset_s": 2,
-                   "text": "全网最低价"}  # fmt: skip
+    unannounced = {
+        "stream_id": "never-announced",
+        "seq": 0,
+        "offset_s": 0,
+        "sample_rate_hz": 16000,
+        "pcm": "AAAA",
+    }
     bad_start = {"stream_id": "x", "anchor_id": "a", "mcn_id": "m", "started_at": "yesterday"}
     bad = {
-        "audio.chunks": [b"{not json", json.dumps(wrong_rate).encode()],
-        "listings": [json.dumps({"stream_id": "x", "event": "explain"}).encode()],
-        "transcripts": [b"\xff\xfe", json.dumps(unannounced).encode()],
+        "audio.chunks": [b"{not json", json.dumps(wrong_rate).encode(), json.dumps(unannounced).encode()],
+        "listings": [json.dumps({"stream_id": "x", "event": "explain"}).encode(), b"\xff\xfe"],
         "streams": [json.dumps(bad_start).encode()],
     }
     with workers(env, tmp_path) as (worker,):
@@ -217,7 +221,8 @@ def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
     assert any("not valid JSON" in r for t, r in reasons if t == "audio.chunks")
     assert any("8000 Hz" in r for t, r in reasons if t == "audio.chunks")
     assert any("is required" in r for t, r in reasons if t == "listings")
-    assert any("never-announced" in r for t, r in reasons if t == "transcripts")
+    assert any("never-announced" in r for t, r in reasons if t == "audio.chunks")
+    assert any("not valid JSON" in r for t, r in reasons if t == "listings")
     assert any("'started_at'" in r for t, r in reasons if t == "streams")
     shown = claimwatch(env, "deadletter", "list").stdout
     assert f"{len(letters)} dead letter(s)" in shown

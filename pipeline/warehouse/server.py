@@ -1,8 +1,13 @@
-"""The server store: clickhouse-server over the native protocol (clickhouse-driver)."""
+"""The server store: clickhouse-server over the native protocol (clickhouse-driver).
+
+Thread-safe: a store is shared by a worker's event loop and the threads it writes from, and its
+one connection takes one query at a time.
+"""
 
 from __future__ import annotations
 
 import socket
+import threading
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -43,6 +48,7 @@ class ServerStore(Store):
     ) -> None:
         super().__init__(database, retries=retries, backoff_s=backoff_s)
         self.host, self.port = host, port
+        self._lock = threading.Lock()  # one connection: one query at a time, whichever thread
         options: dict[str, Any] = {
             "port": port,
             "user": user,
@@ -63,10 +69,12 @@ class ServerStore(Store):
         return f"{self.host}:{self.port}/{self.database}"
 
     def _raw_command(self, sql: str) -> None:
-        self._client.execute(sql)
+        with self._lock:
+            self._client.execute(sql)
 
     def _raw_query(self, sql: str) -> list[dict[str, Any]]:
-        rows, columns = self._client.execute(sql, with_column_types=True)
+        with self._lock:
+            rows, columns = self._client.execute(sql, with_column_types=True)
         names = [name for name, _type in columns]
         return [
             {name: self._normalise(value) for name, value in zip(names, row, strict=True)} for row in rows
@@ -74,7 +82,8 @@ class ServerStore(Store):
 
     def _raw_insert(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
         names = ", ".join(columns)
-        self._client.execute(f"INSERT INTO {quote_identifier(table)} ({names}) VALUES", data, columnar=True)
+        with self._lock:
+            self._client.execute(f"INSERT INTO {quote_identifier(table)} ({names}) VALUES", data, columnar=True)
 
     def _normalise(self, value: Any) -> Any:
         """Datetimes as aware UTC (the driver gives naive ones in the server's zone)."""
