@@ -81,9 +81,9 @@ class ServerStore(Store):
         ]
 
     def _raw_insert(self, table: str, columns: Sequence[str], data: list[list[Any]]) -> None:
-        names = ", ".join(columns)
+        query = f"INSERT INTO {quote_identifier(table)} ({', '.join(columns)}) VALUES"
         with self._lock:
-            self._client.execute(f"INSERT INTO {quote_identifier(table)} ({names}) VALUES", data, columnar=True)
+            self._client.execute(query, data, columnar=True)
 
     def _normalise(self, value: Any) -> Any:
         """Datetimes as aware UTC (the driver gives naive ones in the server's zone)."""
