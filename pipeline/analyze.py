@@ -19,7 +19,7 @@ from pipeline.checks import ListingChecker
 from pipeline.claims import load_detector
 from pipeline.config import Settings
 from pipeline.errors import RecordError
-from pipeline.jsonl import read_records
+from pipeline.jsonl import MAX_LINE_BYTES, read_records
 from pipeline.ledger import read_ledger
 from pipeline.monitor import Monitor
 from pipeline.pieces import speech_chunks
@@ -45,10 +45,12 @@ def build_monitor(settings: Settings) -> Monitor:
     return Monitor(detector, ListingChecker(load_rules(settings.lexicon_dir), detector))
 
 
-def read_listings(path: Path) -> tuple[list[ListingEvent], list[RecordError]]:
+def read_listings(
+    path: Path, max_line_bytes: int = MAX_LINE_BYTES
+) -> tuple[list[ListingEvent], list[RecordError]]:
     events: list[ListingEvent] = []
     errors: list[RecordError] = []
-    for _, item in read_records(path, lambda d: decode(ListingEvent, d)):
+    for _, item in read_records(path, lambda d: decode(ListingEvent, d), max_line_bytes):
         if isinstance(item, RecordError):
             errors.append(item)
         else:
@@ -85,9 +87,15 @@ def analyze(
     model = model or speech_model.load(settings)
     transcriber = Transcriber(model, worker_options(model.device))
     monitor = build_monitor(settings)
-    read = read_ledger(ledger, monitor.checker.rules, mcn_id=info.mcn_id)
+    read = read_ledger(
+        ledger,
+        monitor.checker.rules,
+        mcn_id=info.mcn_id,
+        max_bytes=settings.ledger_max_bytes,
+        max_rows=settings.ledger_max_rows,
+    )
     monitor.checker.ledger.put_all(read.entries)
-    events, errors = read_listings(listings)
+    events, errors = read_listings(listings, settings.listing_max_line_bytes)
     chunks = speech_chunks(decode_pcm(audio), info.stream_id)
     segments = list(transcribe_pieces(transcriber, chunks, progress))
     violations = monitor.replay(info, events, segments)

@@ -206,7 +206,12 @@ def _open(source: str | Path, opts: DecodeOptions) -> av.container.InputContaine
         if path.stat().st_size == 0:
             raise AudioError(f"{name}: file is empty")
     try:
-        return av.open(str(source), mode="r", timeout=(opts.open_timeout_s, opts.read_timeout_s))
+        return av.open(
+            str(source),
+            mode="r",
+            timeout=(opts.open_timeout_s, opts.read_timeout_s),
+            metadata_errors="replace",  # tags in GBK and other non-UTF-8 text are common
+        )
     except av.FFmpegError as exc:
         raise AudioError(f"{name}: cannot open ({_reason(exc)})") from None
     except OSError as exc:  # PyAV maps some failures to builtin OSError subclasses

@@ -99,6 +99,16 @@ class Settings(BaseSettings):
     )
     evidence_context_s: float = Field(30.0, ge=0, description="Transcript and audio kept around a violation.")
 
+    # Input limits (external input beyond them is refused with an error naming the limit)
+    listing_max_line_bytes: int = Field(1 << 20, ge=1024, description="Longest listing-event JSON line.")
+    ledger_max_bytes: int = Field(64 << 20, ge=1024, description="Largest ledger file accepted.")
+    ledger_max_rows: int = Field(100_000, ge=1, description="Most rows of one ledger file.")
+    audio_chunk_max_s: float = Field(30.0, gt=0, description="Longest speech piece a worker accepts.")
+    console_max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest console request body.")
+    console_max_upload_bytes: int = Field(
+        512 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
+    )
+
     @cached_property
     def model_cache_dir(self) -> Path:
         """Where assembled speech models are cached."""

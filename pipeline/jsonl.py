@@ -16,6 +16,7 @@ from typing import IO, Any, TypeVar
 from pipeline.errors import RecordError
 
 T = TypeVar("T")
+MAX_LINE_BYTES = 1 << 20  # the default of the listing_max_line_bytes setting
 
 
 @contextmanager
@@ -29,30 +30,67 @@ def open_text(path: str | Path, mode: str = "r") -> Iterator[IO[str]]:
         yield handle
 
 
-def read_objects(path: str | Path) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
-    """Each non-blank line as ``(line_number, object)``, or ``(line_number, RecordError)``."""
+def read_objects(
+    path: str | Path, max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, dict[str, Any] | RecordError]]:
+    """Each non-blank line as ``(line_number, object)``, or ``(line_number, RecordError)``.
+
+    A line longer than ``max_line_bytes`` (the ``listing_max_line_bytes`` setting for listing
+    events) is refused without being held in memory whole; so is a line that is not UTF-8.
+    """
     source = "<stdin>" if str(path) == "-" else str(path)
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
+    for number, line in _lines(path, max_line_bytes):
+        if isinstance(line, RecordError):
+            yield number, line.at(source=source, line=number)
+            continue
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            yield number, RecordError(f"not valid JSON ({exc})", source=source, line=number)
+            continue
+        except RecursionError:
+            yield number, RecordError("not valid JSON (nested too deeply)", source=source, line=number)
+            continue
+        if not isinstance(obj, dict):
+            yield number, RecordError("expected a JSON object", source=source, line=number)
+            continue
+        yield number, obj
+
+
+def _lines(path: str | Path, max_bytes: int) -> Iterator[tuple[int, str | RecordError]]:
+    """Numbered lines as text (a leading BOM dropped), or the error that refuses a line."""
+    with _open_binary(path) as handle:
+        number = 0
+        while chunk := handle.readline(max_bytes + 1):
+            number += 1
+            if len(chunk) > max_bytes and not chunk.endswith(b"\n"):
+                while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
+                    pass  # skip the rest of the line
+                yield number, RecordError(f"line longer than {max_bytes} bytes (listing_max_line_bytes)")
                 continue
             try:
-                obj = json.loads(line)
-            except ValueError as exc:
-                yield number, RecordError(f"not valid JSON ({exc})", source=source, line=number)
-                continue
-            if not isinstance(obj, dict):
-                yield number, RecordError("expected a JSON object", source=source, line=number)
-                continue
-            yield number, obj
+                yield number, chunk.decode("utf-8-sig" if number == 1 else "utf-8")
+            except UnicodeDecodeError as exc:
+                yield number, RecordError(f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+
+
+@contextmanager
+def _open_binary(path: str | Path) -> Iterator[IO[bytes]]:
+    if str(path) == "-":
+        yield sys.stdin.buffer
+        return
+    with open(path, "rb") as handle:
+        yield handle
 
 
 def read_records(
-    path: str | Path, parse: Callable[[dict[str, Any]], T]
+    path: str | Path, parse: Callable[[dict[str, Any]], T], max_line_bytes: int = MAX_LINE_BYTES
 ) -> Iterator[tuple[int, T | RecordError]]:
     """Each line parsed by ``parse``; a RecordError it raises comes back located."""
     source = "<stdin>" if str(path) == "-" else str(path)
-    for number, obj in read_objects(path):
+    for number, obj in read_objects(path, max_line_bytes):
         if isinstance(obj, RecordError):
             yield number, obj
             continue

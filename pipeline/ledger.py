@@ -4,7 +4,9 @@ Headers may be English or Chinese (``product_id`` or ``商品编号``…), text 
 Every bad row is reported as a :class:`RecordError` naming the file, the row (spreadsheet
 numbering: the header is row 1; the line for JSONL), the column as written in the file and the
 reason, while the good rows are still returned; ``strict=True`` refuses the whole file instead.
-Columns the format does not know are kept in ``LedgerEntry.extra``.
+Columns the format does not know are kept in ``LedgerEntry.extra``. A file larger than
+``max_bytes`` or with more than ``max_rows`` rows (the ``ledger_max_bytes`` and ``ledger_max_rows``
+settings) is refused whole, with an error naming the limit.
 """
 
 from __future__ import annotations
@@ -59,6 +61,8 @@ _SUFFIXES: Mapping[str, LedgerFormat] = {
     ".jsonl": "jsonl",
     ".ndjson": "jsonl",
 }
+MAX_BYTES = 64 << 20  # defaults of the ledger_max_bytes and ledger_max_rows settings
+MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,12 +88,16 @@ def read_ledger(
     mcn_id: str | None = None,
     strict: bool = False,
     fmt: LedgerFormat | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_rows: int = MAX_ROWS,
 ) -> LedgerRead:
     """Read and validate a ledger file; ``mcn_id`` fills (and must agree with) the mcn_id column."""
     source = str(path)
     parser = _RowParser(source, rules, mcn_id)
     try:
-        rows = list(_raw_rows(Path(path), fmt or detect_format(path), source))
+        fmt = fmt or detect_format(path)
+        _check_size(Path(path), max_bytes, source)
+        rows = list(_raw_rows(Path(path), fmt, source, max_rows))
     except RecordError as exc:
         return LedgerRead(source, (), (exc,), 0, strict)
     entries: list[LedgerEntry] = []
@@ -127,20 +135,43 @@ def column_name(header: Any) -> str | None:
 # Raw rows: (row number, {header as written: value}) or a located RecordError
 
 RawRow = tuple[int, "dict[str, Any] | RecordError"]
+NumberedCells = tuple[int, list[Any]]
 
 
-def _raw_rows(path: Path, fmt: LedgerFormat, source: str) -> Iterator[RawRow]:
+def _check_size(path: Path, max_bytes: int, source: str) -> None:
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise RecordError(f"cannot read ({exc.strerror})", source=source) from None
+    if size > max_bytes:
+        limit = f"more than the {max_bytes} allowed (ledger_max_bytes)"
+        raise RecordError(f"{size} bytes, {limit}", source=source)
+
+
+def _raw_rows(path: Path, fmt: LedgerFormat, source: str, max_rows: int) -> Iterator[RawRow]:
     if fmt == "jsonl":
-        yield from _jsonl_rows(path, source)
+        yield from _jsonl_rows(path, source, max_rows)
         return
-    table = _csv_table(path, source) if fmt == "csv" else _xlsx_table(path, source)
+    table = _csv_table(path, source, max_rows) if fmt == "csv" else _xlsx_table(path, source, max_rows)
     yield from _table_rows(table, source)
 
 
-def _csv_table(path: Path, source: str) -> list[list[Any]]:
+def _kept(rows: Iterator[NumberedCells], max_rows: int, source: str) -> list[NumberedCells]:
+    """The header row and the rows that are not blank, refused past ``max_rows`` of them."""
+    kept: list[NumberedCells] = []
+    for number, cells in rows:
+        if kept and all(_blank(c) for c in cells):
+            continue
+        if len(kept) > max_rows:
+            raise RecordError(f"more than {max_rows} rows (ledger_max_rows)", source=source)
+        kept.append((number, cells))
+    return kept
+
+
+def _csv_table(path: Path, source: str, max_rows: int) -> list[NumberedCells]:
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            return list(csv.reader(handle))
+            return _kept(enumerate(csv.reader(handle), start=1), max_rows, source)
     except UnicodeDecodeError as exc:
         raise RecordError(
             f"not UTF-8 text ({exc.reason}); save the sheet as CSV UTF-8", source=source
@@ -151,7 +182,7 @@ def _csv_table(path: Path, source: str) -> list[list[Any]]:
         raise RecordError(f"not valid CSV ({exc})", source=source) from None
 
 
-def _xlsx_table(path: Path, source: str) -> list[list[Any]]:
+def _xlsx_table(path: Path, source: str, max_rows: int) -> list[NumberedCells]:
     from openpyxl import load_workbook
 
     try:
@@ -160,18 +191,26 @@ def _xlsx_table(path: Path, source: str) -> list[list[Any]]:
         raise RecordError(f"cannot read ({exc.strerror})", source=source) from None
     except Exception as exc:  # openpyxl raises zip, XML and its own errors for a bad workbook
         raise RecordError(f"not a readable XLSX workbook ({type(exc).__name__})", source=source) from None
+    sheet_rows = None
     try:
-        return [list(row) for row in book.worksheets[0].iter_rows(values_only=True)]
+        sheet_rows = book.worksheets[0].iter_rows(values_only=True)
+        return _kept(enumerate((list(row) for row in sheet_rows), start=1), max_rows, source)
+    except RecordError:
+        raise
+    except Exception as exc:  # the same, found while reading the sheet's rows
+        raise RecordError(f"not a readable XLSX workbook ({type(exc).__name__})", source=source) from None
     finally:
+        if sheet_rows is not None:
+            sheet_rows.close()  # a sheet left unread keeps its part of the zip open
         book.close()
 
 
-def _table_rows(table: list[list[Any]], source: str) -> Iterator[RawRow]:
+def _table_rows(table: list[NumberedCells], source: str) -> Iterator[RawRow]:
     if not table:
         raise RecordError("the file is empty (expected a header row)", source=source)
-    headers = [str(h or "").replace("\ufeff", "").strip() for h in table[0]]
+    headers = [str(h or "").replace("\ufeff", "").strip() for h in table[0][1]]
     _check_headers(headers, source)
-    for index, cells in enumerate(table[1:], start=2):
+    for index, cells in table[1:]:
         if all(_blank(c) for c in cells):
             continue
         if len(cells) > len(headers) and any(not _blank(c) for c in cells[len(headers) :]):
@@ -199,7 +238,7 @@ def _check_headers(headers: list[str], source: str) -> None:
         raise RecordError(f"missing column(s) {', '.join(missing)}", source=source, line=1)
 
 
-def _jsonl_rows(path: Path, source: str) -> Iterator[RawRow]:
+def _jsonl_rows(path: Path, source: str, max_rows: int) -> Iterator[RawRow]:
     try:
         with path.open(encoding="utf-8-sig") as handle:
             lines = list(handle)
@@ -207,13 +246,20 @@ def _jsonl_rows(path: Path, source: str) -> Iterator[RawRow]:
         raise RecordError(f"not UTF-8 text ({exc.reason})", source=source) from None
     except OSError as exc:
         raise RecordError(f"cannot read ({exc.strerror})", source=source) from None
+    rows = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
+        rows += 1
+        if rows > max_rows:
+            raise RecordError(f"more than {max_rows} rows (ledger_max_rows)", source=source)
         try:
             obj = json.loads(line)
         except ValueError as exc:
             yield number, RecordError(f"not valid JSON ({exc})", source=source, line=number)
+            continue
+        except RecursionError:
+            yield number, RecordError("not valid JSON (nested too deeply)", source=source, line=number)
             continue
         if not isinstance(obj, dict):
             yield number, RecordError("expected a JSON object", source=source, line=number)

@@ -41,7 +41,15 @@ def import_(ctx: click.Context, *, file: Path, mcn_id: str, strict: bool, dry_ru
     history is kept). Exit status: 0 clean, 1 when any row was bad (or the file was refused).
     """
     settings = settings_of(ctx)
-    result = read_ledger(file, load_rules(settings.lexicon_dir), mcn_id=mcn_id, strict=strict)
+    rules = load_rules(settings.lexicon_dir)
+    result = read_ledger(
+        file,
+        rules,
+        mcn_id=mcn_id,
+        strict=strict,
+        max_bytes=settings.ledger_max_bytes,
+        max_rows=settings.ledger_max_rows,
+    )
     _report_errors(result.errors)
     click.echo(
         f"{result.source}: {result.rows} rows read, {len(result.entries)} valid, {len(result.errors)} errors"
@@ -115,7 +123,13 @@ def check(
 def _entries_of(ctx: click.Context, file: Path | None, mcn_id: str | None) -> list[LedgerEntry]:
     settings = settings_of(ctx)
     if file is not None:
-        result = read_ledger(file, load_rules(settings.lexicon_dir), mcn_id=mcn_id)
+        result = read_ledger(
+            file,
+            load_rules(settings.lexicon_dir),
+            mcn_id=mcn_id,
+            max_bytes=settings.ledger_max_bytes,
+            max_rows=settings.ledger_max_rows,
+        )
         _report_errors(result.errors)
         return list(result.entries)
     with open_store(settings) as store:

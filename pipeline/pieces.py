@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.errors import AudioError
 from pipeline.records import AudioChunk
 from pipeline.vad import SAMPLE_RATE_HZ, CutOptions, PieceCutter, StreamingVad
 
@@ -69,6 +70,17 @@ class SpeechPieces:
     def _piece(self, start: int, end: int) -> Piece:
         lo, hi = max(0, start - self._kept_from), max(0, end - self._kept_from)
         return Piece(self._base + start, self._base + end, self._audio[lo:hi].copy())
+
+
+def check_piece(chunk: AudioChunk, max_s: float) -> AudioChunk:
+    """The piece, if it is no longer than ``max_s`` (the ``audio_chunk_max_s`` setting: Whisper reads
+    30 s at a time, so a longer piece would lose its end); AudioError naming the limit otherwise."""
+    if chunk.duration_s > max_s:
+        raise AudioError(
+            f"chunk {chunk.seq} of {chunk.stream_id}: {chunk.duration_s:.1f} s of audio, "
+            f"more than the {max_s:g} s allowed (audio_chunk_max_s)"
+        )
+    return chunk
 
 
 def speech_chunks(

@@ -166,7 +166,9 @@ def load_rules(path: str | Path | None = None) -> QualificationRules:
         raw = yaml.safe_load(where.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise LexiconError(f"{where}: cannot read ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
+    except UnicodeDecodeError as exc:
+        raise LexiconError(f"{where}: not UTF-8 ({exc.reason})") from None
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ValueError: dates like 2026-02-30
         raise LexiconError(f"{where}: not valid YAML ({exc})") from None
     return _Loader(str(where)).rules(raw)
 
@@ -230,7 +232,7 @@ class _Loader:
         example = str(fields.get("example", "")).strip()
         try:
             pattern = re.compile(source)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
             raise self.fail(entry, f"pattern does not compile ({exc})") from None
         if not example or not pattern.fullmatch(normalise_number(example)):
             raise self.fail(entry, f"example {example!r} does not match its pattern")
@@ -252,7 +254,7 @@ class _Loader:
         any_of = self.mapping(body, entry).get("any_of")
         if not isinstance(any_of, list) or not any_of:
             raise self.fail(entry, "'any_of' must be a non-empty list of qualification types")
-        unknown = [t for t in any_of if t not in types]
+        unknown = [t for t in any_of if not isinstance(t, str) or t not in types]
         if unknown:
             raise self.fail(entry, f"unknown qualification type(s) {', '.join(map(str, unknown))}")
         return Requirement(tuple(str(t) for t in any_of))

@@ -20,6 +20,7 @@ from pipeline.warehouse import Store
 
 SCOPE_TOKEN = "{scope}"
 _PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+YEARS = (1970, 2105)
 
 
 class ScopeError(ClaimWatchError):
@@ -89,7 +90,10 @@ class Period:
         if not match:
             raise ScopeError(f"period {text!r} is not a month written YYYY-MM")
         _zone(timezone)
-        return cls(int(match.group(1)), int(match.group(2)), timezone)
+        year = int(match.group(1))
+        if not YEARS[0] <= year <= YEARS[1]:  # what the warehouse's DateTime columns can hold
+            raise ScopeError(f"period {text!r} is outside the years {YEARS[0]}-{YEARS[1]}")
+        return cls(year, int(match.group(2)), timezone)
 
     @classmethod
     def containing(cls, moment: datetime, timezone: str) -> Period:

@@ -134,13 +134,15 @@ def _read(path: Path, digest: Any) -> dict[str, Any]:
         where = getattr(exc, "problem_mark", None)
         line = f" line {where.line + 1}" if where is not None else ""
         raise LexiconError(f"{path}:{line} not valid YAML ({getattr(exc, 'problem', exc)})") from None
+    except (ValueError, RecursionError) as exc:  # PyYAML builds dates like 2026-13-45 and fails
+        raise LexiconError(f"{path}: not valid YAML ({exc})") from None
     if not isinstance(data, dict):
         raise LexiconError(f"{path}: expected a mapping at the top level")
     return cast(dict[str, Any], data)
 
 
 def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:
-    unknown = sorted(set(data) - allowed)
+    unknown = sorted(set(data) - allowed, key=str)
     if unknown:
         raise LexiconError(f"{where}: unknown key(s) {', '.join(map(str, unknown))}")
 
@@ -185,7 +187,7 @@ def _expand(pattern: str, macros: Mapping[str, str], where: str) -> str:
 def _compile(pattern: str, where: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern, re.IGNORECASE)
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         raise LexiconError(f"{where}: invalid regular expression ({exc})") from None
 
 

@@ -30,6 +30,7 @@ SECURITY_HEADERS = {
     "referrer-policy": "same-origin",
 }
 _MACHINE_PATHS = ("/api/", "/live/events")
+UPLOAD_PATHS = ("/evidence/verify",)  # bodies up to console_max_upload_bytes (a whole bundle)
 ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router)
 
 
@@ -50,6 +51,63 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
+class BodyTooLarge(Exception):
+    """A request body past the console's limit (raised while the app reads it)."""
+
+
+class BodyLimit:
+    """Refuses request bodies over ``max_body`` bytes (``max_upload`` for the bundle upload) with
+    413, by their Content-Length or, without one, as soon as the bytes read pass the limit."""
+
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_upload = max_upload
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if scope["path"] in UPLOAD_PATHS:
+            limit, name = self.max_upload, "console_max_upload_bytes"
+        else:
+            limit, name = self.max_body, "console_max_body_bytes"
+        refusal = JSONResponse(
+            {"detail": f"request body larger than {limit} bytes ({name})"}, status_code=413
+        )
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > limit:
+            await refusal(scope, receive, send)
+            return
+        seen = 0
+        started = refused = False
+
+        async def counted() -> Message:
+            # Past the limit: answer 413 now and fail the read; whatever the app then makes of the
+            # failure (FastAPI answers a body it cannot parse with 400) is not sent.
+            nonlocal seen, refused
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                if not started and not refused:
+                    refused = True
+                    await refusal(scope, receive, send)
+                raise BodyTooLarge()
+            return message
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            if not refused:
+                started = started or message["type"] == "http.response.start"
+                await send(message)
+
+        try:
+            await self.app(scope, counted, watched)
+        except BodyTooLarge:
+            if not refused:
+                raise
+
+
 def create_app(settings: Settings, store: Store) -> FastAPI:
     """The console for an open, migrated store."""
     app = FastAPI(
@@ -65,6 +123,9 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     _handle_errors(app)
+    app.add_middleware(
+        BodyLimit, max_body=settings.console_max_body_bytes, max_upload=settings.console_max_upload_bytes
+    )
     app.add_middleware(SecurityHeaders)
     return app
 

@@ -99,7 +99,7 @@ async def checked_user(request: Request, user: Annotated[User, Depends(current_u
         form = await request.form()
         value = form.get("csrf_token")
         sent = value if isinstance(value, str) else None
-    if not sent or not hmac.compare_digest(sent, request.state.csrf):
+    if not sent or not hmac.compare_digest(sent.encode(), request.state.csrf.encode()):
         raise CsrfFailed()
     return user
 
@@ -133,7 +133,7 @@ async def login(
 ) -> Response:
     console = state(request)
     cookie = request.cookies.get(LOGIN_COOKIE, "")
-    if not cookie or not hmac.compare_digest(cookie, csrf_token):
+    if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
         raise CsrfFailed()
     keys = (f"user:{username.lower()}", f"ip:{request.client.host if request.client else '?'}")
     if console.limiter.blocked(*keys):

@@ -16,7 +16,6 @@ from pipeline.scope import Period, scoped_query
 from pipeline.signing import key_path, load_or_create_key
 
 router = APIRouter()
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 
 
 @router.get("/evidence", response_class=HTMLResponse)
@@ -82,9 +81,10 @@ def _ascii(name: str) -> str:
 @router.post("/evidence/verify", response_class=HTMLResponse)
 async def verify(request: Request, user: CheckedUser, bundle: UploadFile) -> Response:
     console = state(request)
-    data = await bundle.read(MAX_UPLOAD_BYTES + 1)
-    if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(413)
+    limit = console.settings.console_max_upload_bytes
+    data = await bundle.read(limit + 1)
+    if len(data) > limit:
+        raise HTTPException(413, f"bundle larger than {limit} bytes (console_max_upload_bytes)")
     trusted = load_or_create_key(key_path(console.settings)).public_key()
     result = verify_bundle(data, trusted)
     return page(request, "evidence.html", user, anchors=[], period=None, result=result, name=bundle.filename)

@@ -51,7 +51,7 @@ def _cursor(text: str | None) -> tuple[datetime, str]:
     try:
         stamp, _, event_id = (text or "").partition("|")
         return datetime.fromisoformat(stamp).astimezone(UTC), event_id
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: a time that leaves the calendar in UTC
         return datetime.now(UTC).replace(microsecond=0), ""
 
 
