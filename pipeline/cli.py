@@ -1,10 +1,12 @@
-"""The `claimwatch` command line. Each area adds its commands here; the logic lives in its module."""
+"""The `claimwatch` command line: the root group; each area's commands live in its own module and
+are listed in ``COMMANDS`` (imported when run)."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
-from typing import Any
+from typing import Any, ClassVar
 
 import click
 
@@ -24,6 +26,84 @@ class _Group(click.Group):
             sys.exit(2)
 
 
+# Commands live in their areas' modules and are imported only when run: `claimwatch --help` and a
+# quick `db status` should not pay for spaCy, faust and Whisper. The summary shown in --help is
+# kept here; tests/test_cli.py checks it against each command's own docstring.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "analyze": ("pipeline.stream_cli:analyze_command", "Analyse a recorded stream in-process (no servers)."),
+    "db": (
+        "pipeline.warehouse.cli:db",
+        "Create or inspect the warehouse (embedded chdb or clickhouse-server).",
+    ),
+    "deadletter": ("pipeline.stream_cli:deadletter", "Messages the workers could not process."),
+    "demo": (
+        "pipeline.stream_cli:demo",
+        "The bundled sample stream through the whole pipeline on embedded parts.",
+    ),
+    "detect": ("pipeline.claims.cli:detect", "Find claims in texts (JSON lines in, JSON lines out)."),
+    "evidence": ("pipeline.evidence_cli:evidence", "Export signed evidence bundles and verify them."),
+    "ingest": ("pipeline.stream_cli:ingest", "Publish a stream's audio or listing events to the broker."),
+    "ledger": ("pipeline.ledger_cli:ledger", "Import selection ledgers (选品台账) and check their hygiene."),
+    "score": ("pipeline.scoring_cli:score", "Surveillance scores (0-100) and grades per anchor and per MCN."),
+    "serve": ("pipeline.console.cli:serve", "Serve the web console."),
+    "transcribe": (
+        "pipeline.speech_cli:transcribe",
+        "Transcribe AUDIO (an audio/video file or a live URL) to JSONL segments.",
+    ),
+    "users": ("pipeline.console.cli:users", "Console accounts: certifier, mcn_officer (one MCN) or auditor."),
+    "worker": (
+        "pipeline.stream_cli:worker",
+        "Run a stream worker (faust): transcribe, detect, check, store, alert.",
+    ),
+}
+EVAL_COMMANDS: dict[str, tuple[str, str]] = {
+    "claims": (
+        "pipeline.claims.cli:eval_claims",
+        "Precision, recall and F1 per category on a labelled JSONL file.",
+    ),
+    "asr": ("pipeline.speech_cli:eval_asr", "Character error rate of the speech recogniser on a directory."),
+}
+
+
+def load_command(target: str) -> click.Command:
+    module, _, name = target.partition(":")
+    command = getattr(importlib.import_module(module), name)
+    assert isinstance(command, click.Command), target
+    return command
+
+
+class _Lazy(click.Group):
+    """A group whose listed commands are imported on first use."""
+
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.lazy and cmd_name not in self.commands:
+            self.add_command(load_command(self.lazy[cmd_name][0]), cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, self.lazy[name][1] if name in self.lazy else self._summary(ctx, name))
+                for name in self.list_commands(ctx)]  # fmt: skip
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def _summary(self, ctx: click.Context, name: str) -> str:
+        command = self.get_command(ctx, name)
+        return command.get_short_help_str(80) if command else ""
+
+
+class _Main(_Lazy, _Group):
+    lazy = COMMANDS
+
+
+class _Eval(_Lazy):
+    lazy = EVAL_COMMANDS
+
+
 def settings_of(ctx: click.Context) -> Settings:
     """The settings, read once per invocation."""
     root = ctx.find_root()
@@ -33,7 +113,7 @@ def settings_of(ctx: click.Context) -> Settings:
     return settings
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="claimwatch")
 @click.option("-v", "--verbose", count=True, help="More log output (-v info, -vv debug).")
 def main(verbose: int) -> None:
@@ -61,42 +141,6 @@ def version() -> None:
     click.echo(f"claimwatch {__version__}")
 
 
-@main.group(name="eval")
+@main.group(name="eval", cls=_Eval)
 def eval_group() -> None:
     """Evaluate the detector or the speech recogniser on labelled data."""
-
-
-def _register_commands() -> None:
-    """Each area's commands; imported here, last, so their modules can import `settings_of`."""
-    from pipeline.warehouse.cli import db
-
-    main.add_command(db)
-
-    from pipeline.ledger_cli import ledger
-
-    main.add_command(ledger)
-
-    from pipeline.claims.cli import detect, eval_claims
-
-    main.add_command(detect)
-    eval_group.add_command(eval_claims)
-
-    from pipeline.speech_cli import eval_asr, transcribe
-
-    main.add_command(transcribe)
-    eval_group.add_command(eval_asr)
-
-    from pipeline.console.cli import serve, users
-    from pipeline.evidence_cli import evidence
-    from pipeline.scoring_cli import score
-
-    for command in (score, serve, users, evidence):
-        main.add_command(command)
-
-    from pipeline.stream_cli import analyze_command, deadletter, demo, ingest, worker
-
-    for command in (demo, worker, ingest, deadletter, analyze_command):
-        main.add_command(command)
-
-
-_register_commands()

@@ -27,7 +27,7 @@ def env_of(settings: Settings) -> dict[str, str]:
 def test_help_lists_every_command() -> None:
     result = CliRunner().invoke(main, ["--help"])
     assert result.exit_code == 0
-    for command in ("version", "db", "eval"):
+    for command in ("version", "db", "eval", "demo", "worker", "ingest", "detect", "serve"):
         assert command in result.output
 
 
@@ -69,3 +69,20 @@ def test_bad_setting_is_one_line_and_exit_2() -> None:
     result = CliRunner().invoke(main, ["db", "status"], env={"CLAIMWATCH_WAREHOUSE": "oracle"})
     assert result.exit_code == 2
     assert result.output.startswith("error: invalid settings: warehouse")
+
+
+def test_every_command_listed_loads_and_its_summary_matches_its_docstring() -> None:
+    from pipeline.cli import COMMANDS, EVAL_COMMANDS, load_command
+
+    for name, (target, summary) in {**COMMANDS, **EVAL_COMMANDS}.items():
+        command = load_command(target)
+        words = (command.help or "").split()[:3]
+        assert summary.split()[:3] == words, f"{name}: --help says {summary!r}, the command {words}"
+
+
+def test_help_does_not_import_the_heavy_stages() -> None:
+    code = (
+        "import sys; from pipeline.cli import main; main(['--help'], standalone_mode=False); "
+        "assert not {'spacy', 'faust', 'faster_whisper', 'chdb'} & set(sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
