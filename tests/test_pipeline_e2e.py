@@ -7,20 +7,30 @@ violations. Each test has its own broker, so consumer groups and topics never mi
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline import speech_model
 from pipeline.analyze import analyze
+from pipeline.app import build, create_runtime, running
 from pipeline.broker import EmbeddedBroker
 from pipeline.config import Settings, load_settings
 from pipeline.demo import stream_sample
-from pipeline.publish import Publisher, read_dead_letters
+from pipeline.ledger import read_ledger
+from pipeline.publish import Publisher, ensure_topics, publish_ledger, read_dead_letters
+from pipeline.qualifications import load_rules
 from pipeline.records import StreamInfo, Violation
 from pipeline.sample import Sample, load_sample
 from pipeline.warehouse import Store, open_store
@@ -94,22 +104,102 @@ def server_store(server_settings: Settings) -> Iterator[Store]:
         yield store
 
 
-def test_embedded_pipeline_matches_analyze(
-    reference: Violations, model: speech_model.LoadedModel, embedded_dir: Path, own_broker: str
+def test_embedded_pipeline_matches_analyze_and_alerts_the_mcn(
+    reference: Violations,
+    model: speech_model.LoadedModel,
+    embedded_dir: Path,
+    own_broker: str,
+    tmp_path: Path,
 ) -> None:
-    """tansu + chdb, the worker in this process (what `claimwatch demo` runs)."""
+    """tansu + chdb, the worker in this process (what `claimwatch demo` runs), a real webhook."""
+    with webhook() as (url, received):
+        alerts = tmp_path / "alerts.yaml"
+        alerts.write_text(f"{SAMPLE.mcn_id}:\n  - url: {url}\n    format: wecom\n", encoding="utf-8")
+        settings = load_settings(
+            data_dir=embedded_dir, clickhouse_database=unique_database(), broker_session_timeout_s=6,
+            topic_partitions=4, alerts_file=alerts,
+        )  # fmt: skip
+        with open_store(settings) as store:
+            run = stream_sample(settings, store, own_broker, realtime=False, say=lambda _line: None)
+            assert violations(store) == reference
+            assert len(run.violations) == len(reference)
+            segments = store.query("SELECT count() AS n FROM transcripts FINAL")[0]["n"]
+            assert segments == run.ingest.pieces  # a segment per speech piece, none doubled
+            high = [v for v in run.violations if v["severity"] == "high"]
+        wait_for(
+            lambda: len(received) >= len(high), timeout_s=10, why=lambda: f"{len(received)} of {len(high)}"
+        )
+    assert len(received) == len(high) > 0
+    assert all(body["msgtype"] == "markdown" for body in received)
+    assert any("全网最低价" in body["markdown"]["content"] for body in received)
+
+
+@contextmanager
+def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A local HTTP server that records the JSON bodies POSTed to it."""
+    received: list[dict[str, Any]] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the stdlib's name
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errcode": 0}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_running_worker_learns_ledger_rows_from_the_ledger_topic(
+    model: speech_model.LoadedModel, embedded_dir: Path, own_broker: str
+) -> None:
     settings = load_settings(
         data_dir=embedded_dir,
         clickhouse_database=unique_database(),
         broker_session_timeout_s=6,
         topic_partitions=4,
     )
+    entries = read_ledger(SAMPLE.ledger, load_rules(), mcn_id=SAMPLE.mcn_id).entries
     with open_store(settings) as store:
-        run = stream_sample(settings, store, own_broker, realtime=False, say=lambda _line: None)
-        assert violations(store) == reference
-        assert len(run.violations) == len(reference)
-        segments = store.query("SELECT count() AS n FROM transcripts FINAL")[0]["n"]
-        assert segments == run.ingest.pieces  # a segment per speech piece, none doubled
+        runtime = create_runtime(settings, store, model=model)
+        assert runtime.monitor.checker.ledger.get(SAMPLE.mcn_id, "P-1001") is None  # not in the warehouse
+
+        async def scenario() -> None:
+            ensure_topics(own_broker, settings.topic_partitions)
+            async with running(build(settings, own_broker, runtime)):
+                await asyncio.to_thread(publish_ledger, own_broker, settings.topic_partitions, entries)
+                for _ in range(300):
+                    if all(runtime.monitor.checker.ledger.get(e.mcn_id, e.product_id) for e in entries):
+                        return
+                    await asyncio.sleep(0.1)
+                raise AssertionError("the worker never saw the ledger rows")
+
+        asyncio.run(scenario())
+
+
+def test_demo_command_on_a_fresh_data_directory(tmp_path: Path) -> None:
+    """The README's main command, as a user runs it (without serving the console)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMWATCH_")}
+    env["CLAIMWATCH_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "pipeline", "demo", "--no-serve"],
+        env=env, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "8 violations in demo-001" in done.stdout
+    assert "summary by kind:" in done.stdout
+    assert "efficacy_without_registration" in done.stdout
+    assert (tmp_path / "data" / "audio" / "demo-001.ogg").stat().st_size > 100_000
 
 
 def test_server_pipeline_matches_analyze(
