@@ -9,15 +9,16 @@ The audio (default: the sample stream, repeated ``--repeat`` times into one reco
   batch size and timestamp mode as the transcriber;
 * through ClaimWatch as the live pipeline runs it: ``pipeline.audio`` decodes it, ``pipeline.pieces``
   cuts a piece per utterance at VAD silences (what ingest publishes), and the worker's transcriber
-  packs pieces into shared 30 s windows and decodes them in batches (``worker_options``).
+  decodes each piece in an encoder window sized to it, pieces batched by window size
+  (``worker_options``).
 
 Rounds alternate the two; the best of each counts. Throughput is measured in CPU time (all threads
 of this process): on the shared 2-core development machine other sessions' work swings wall-clock
 times by 2x from one run to the next, while the CPU seconds a transcription costs stay within a few
 per cent. Wall-clock figures are printed too. Then ``--streams`` copies of the original audio are
-fed as concurrent streams, chunk by chunk in turn, and decoded in batches across streams: the
-aggregate throughput says how many live streams one worker keeps up with. The latency line is in
-audio time: how long after the words ended their piece was cut (decoding comes on top).
+fed as concurrent streams, piece by piece in turn, and decoded in batches across streams: the
+aggregate throughput says how many live streams one worker keeps up with. The latency line says how
+long a piece takes to decode once cut (bench/pipeline.py measures latency end to end).
 
 The last line is ``ratio <pipeline throughput / bare throughput>`` (target: at least 0.95).
 """
@@ -56,7 +57,11 @@ def main() -> None:
     model = speech_model.load(settings)
     options = worker_options(model.device)
     print(f"model {model.label} on {model.device}, threads {settings.asr_threads or os.cpu_count()}")
-    print(f"options: beam {options.beam_size}, batch {options.batch_size} windows, packed {options.pack_s} s")
+    print(
+        f"options: beam {options.beam_size}, batch {options.batch_size}, "
+        f"encoder window per piece: its length rounded up to {options.context_step_s} s, "
+        f"at least {options.min_context_s} s"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = _repeated(args.audio, args.repeat, Path(tmp) / "bench.wav")
         seconds = audio.duration_s(path) or 0.0
@@ -193,7 +198,7 @@ def _multi_stream(
     threads = os.cpu_count() or 1
     print(
         f"{count} concurrent streams x {seconds / count:.1f} s, "
-        f"batches of up to {options.batch_size} windows: "
+        f"batches of up to {options.batch_size} pieces: "
         f"{seconds / cost.wall_s:.2f}x real time in all (wall), "
         f"{seconds * threads / cost.cpu_s:.2f}x on {threads} dedicated cores (CPU time)",
         flush=True,
@@ -212,7 +217,7 @@ def _round_robin(feeds: list[Iterator[AudioChunk]]) -> Iterator[AudioChunk]:
 
 
 def _latency(model: speech_model.LoadedModel, options: TranscriberOptions, source: Path) -> None:
-    """One stream as it plays: each piece decoded as soon as it is cut (nothing to pack it with)."""
+    """One stream as it plays: each piece decoded as soon as it is cut."""
     transcriber = Transcriber(model, options)
     decode: list[float] = []
     for chunk in _pieces(source, "latency"):

@@ -40,6 +40,7 @@ from pipeline.config import Settings
 from pipeline.errors import AudioError
 from pipeline.ledger_store import current_ledger
 from pipeline.monitor import Monitor, UnknownStream
+from pipeline.pieces import check_piece
 from pipeline.presentation import StreamState
 from pipeline.publish import ensure_topics
 from pipeline.records import (
@@ -119,14 +120,15 @@ class Runtime:
 
     def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
         """A chunk the transcriber can take (of a stream this worker can place), or an error."""
-        if not self.restore(chunk.stream_id):
-            if chunk.stream is None:
-                raise UnknownStream(chunk.stream_id)
-            self.monitor.on_stream(chunk.stream)
         if chunk.sample_rate_hz != SAMPLE_RATE_HZ:
             raise AudioError(f"chunk {chunk.seq} of {chunk.stream_id}: {chunk.sample_rate_hz} Hz, not 16 kHz")
         if len(chunk.pcm) % 2:
             raise AudioError(f"chunk {chunk.seq} of {chunk.stream_id}: odd number of PCM bytes")
+        check_piece(chunk, self.settings.audio_chunk_max_s)
+        if not self.restore(chunk.stream_id):
+            if chunk.stream is None:
+                raise UnknownStream(chunk.stream_id)
+            self.monitor.on_stream(chunk.stream)
         return chunk
 
     def transcribe(self, chunks: list[AudioChunk]) -> list[TranscriptSegment]:

@@ -25,7 +25,7 @@ from pipeline import topics
 from pipeline.archive import AudioArchive, archive_path
 from pipeline.audio import DecodeOptions, decode_pcm, describe, is_url
 from pipeline.errors import RecordError
-from pipeline.jsonl import read_records
+from pipeline.jsonl import MAX_LINE_BYTES, read_records
 from pipeline.pieces import speech_chunks
 from pipeline.records import AudioChunk, ListingEvent, StreamInfo, decode
 from pipeline.vad import SAMPLE_RATE_HZ
@@ -114,10 +114,10 @@ class ListingIngest:
     errors: list[RecordError] = field(default_factory=list)
 
 
-def ingest_listings(sink: Sink, path: str | Path) -> ListingIngest:
+def ingest_listings(sink: Sink, path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> ListingIngest:
     """Publish a JSONL file of listing events (``-``: stdin); bad lines are collected, not sent."""
     result = ListingIngest()
-    for _, item in read_records(path, lambda d: decode(ListingEvent, d)):
+    for _, item in read_records(path, lambda d: decode(ListingEvent, d), max_line_bytes):
         if isinstance(item, RecordError):
             result.errors.append(item)
             continue

@@ -113,7 +113,7 @@ def ingest_listings_command(ctx: click.Context, file: str) -> None:
     """Publish listing events (JSONL, DESIGN.md §3.3; `-` reads stdin)."""
     settings = settings_of(ctx)
     with Publisher(broker_of(settings, "ingest listings"), settings.topic_partitions) as publisher:
-        done = ingest_listings(publisher, file)
+        done = ingest_listings(publisher, file, max_line_bytes=settings.listing_max_line_bytes)
     _report(done.errors)
     click.echo(f"{done.published} listing events published, {len(done.errors)} skipped")
     if done.errors:
