@@ -37,6 +37,7 @@ from pipeline.warehouse import Store, open_store
 from tests.conftest import unique_database
 from tests.pipeline_harness import (
     Violations,
+    Worker,
     claimwatch,
     env_of,
     ingest_sample,
@@ -351,3 +352,46 @@ def _complete(store: Store, stream_id: str, count: int) -> bool:
 def _last_assignment(log: str) -> list[int]:
     lines = [line for line in log.splitlines() if "owns audio.chunks partitions" in line]
     return json.loads(lines[-1].rsplit("partitions", 1)[1]) if lines else []
+
+
+def test_workers_joining_and_dying_mid_stream_rebalance_without_loss_or_duplicates(
+    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+) -> None:
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    streams = [f"scale-{i}" for i in range(3)]
+    first = Worker(env, tmp_path / "first.log").start()
+    second = Worker(env, tmp_path / "second.log")
+    try:
+        feeders = [
+            threading.Thread(
+                target=ingest_sample, args=(env, SAMPLE), kwargs={"stream_id": s, "realtime": True}
+            )
+            for s in streams
+        ]
+        for feeder in feeders:
+            feeder.start()
+        wait_for(lambda: len(violations(server_store)) >= 3, timeout_s=180, why=first.output)
+        second.start()  # joins mid-stream: the partitions are shared out again
+        wait_for(lambda: _last_assignment(second.output()), timeout_s=120, why=second.output)
+        first.kill()  # dies mid-stream: the second takes every partition
+        wait_for(
+            lambda: len(_last_assignment(second.output())) == server_settings.topic_partitions,
+            timeout_s=120, why=second.output,
+        )  # fmt: skip
+        for feeder in feeders:
+            feeder.join()
+        for stream in streams:
+            wait_for(
+                lambda s=stream: _complete(server_store, s, len(reference)), timeout_s=300,
+                why=lambda: second.output()[-3000:],
+            )  # fmt: skip
+        time.sleep(3)
+    finally:
+        first.kill()
+        second.stop()
+    rows = server_store.query("SELECT count() AS n, uniqExact(event_id) AS u FROM violations FINAL")[0]
+    assert rows["n"] == rows["u"] == len(reference) * len(streams)
+    kinds = sorted((k, c) for _, k, c in reference)
+    for stream in streams:
+        assert sorted((k, c) for _, k, c in violations(server_store, stream)) == kinds
