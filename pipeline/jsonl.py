@@ -43,20 +43,21 @@ def read_objects(
         if isinstance(line, RecordError):
             yield number, line.at(source=source, line=number)
             continue
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            yield number, RecordError(f"not valid JSON ({exc})", source=source, line=number)
-            continue
-        except RecursionError:
-            yield number, RecordError("not valid JSON (nested too deeply)", source=source, line=number)
-            continue
-        if not isinstance(obj, dict):
-            yield number, RecordError("expected a JSON object", source=source, line=number)
-            continue
-        yield number, obj
+        if line.strip():
+            yield number, parse_object(line, source, number)
+
+
+def parse_object(line: str, source: str, number: int) -> dict[str, Any] | RecordError:
+    """One line of JSON Lines as an object, or the RecordError (located) that says why not."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return RecordError(f"not valid JSON ({exc})", source=source, line=number)
+    except RecursionError:
+        return RecordError("not valid JSON (nested too deeply)", source=source, line=number)
+    if not isinstance(obj, dict):
+        return RecordError("expected a JSON object", source=source, line=number)
+    return obj
 
 
 def _lines(path: str | Path, max_bytes: int) -> Iterator[tuple[int, str | RecordError]]:

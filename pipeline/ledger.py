@@ -12,7 +12,6 @@ settings) is refused whole, with an error naming the limit.
 from __future__ import annotations
 
 import csv
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pipeline.errors import RecordError
+from pipeline.jsonl import parse_object
 from pipeline.qualifications import QualificationRules
 from pipeline.records import LedgerEntry, LedgerStatus, Qualification
 
@@ -253,18 +253,7 @@ def _jsonl_rows(path: Path, source: str, max_rows: int) -> Iterator[RawRow]:
         rows += 1
         if rows > max_rows:
             raise RecordError(f"more than {max_rows} rows (ledger_max_rows)", source=source)
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            yield number, RecordError(f"not valid JSON ({exc})", source=source, line=number)
-            continue
-        except RecursionError:
-            yield number, RecordError("not valid JSON (nested too deeply)", source=source, line=number)
-            continue
-        if not isinstance(obj, dict):
-            yield number, RecordError("expected a JSON object", source=source, line=number)
-            continue
-        yield number, obj
+        yield number, parse_object(line, source, number)
 
 
 def _blank(value: Any) -> bool:
