@@ -100,6 +100,8 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
         async for event in stream.events():
             topic = event.message.topic
             try:
+                if topic not in RECORD_TYPES:
+                    raise RecordError(f"records of topic {topic!r} are not checked here")
                 record: Any = decode(RECORD_TYPES[topic], event.value)
                 violations = rt.handle(topic, record)
             except RecordError as exc:

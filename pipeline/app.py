@@ -252,9 +252,7 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
     partitions = settings.topic_partitions
     wiring = agents.Topics(
         audio=app.topic(topics.AUDIO, partitions=partitions, **RAW),
-        monitored=app.topic(
-            topics.STREAMS, topics.LISTINGS, topics.TRANSCRIPTS, partitions=partitions, **RAW
-        ),
+        monitored=app.topic(*topics.MONITORED, partitions=partitions, **RAW),
         transcripts=app.topic(topics.TRANSCRIPTS, partitions=partitions, **RAW),
         violations=app.topic(topics.VIOLATIONS, partitions=partitions, **RAW),
         deadletter=app.topic(topics.DEADLETTER, partitions=1, **RAW),
