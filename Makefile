@@ -44,6 +44,7 @@ format: install  ## Apply ruff's formatting and safe fixes
 bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
 	$(BIN)/python -m bench.warehouse
 	$(BIN)/python -m bench.claims
+	$(BIN)/python -m bench.ledger_match
 	$(BIN)/python -m bench.asr
 	$(BIN)/python -m bench.pipeline
 
