@@ -28,19 +28,30 @@ MATCH_THRESHOLD = 0.65
 """Lowest title score accepted as the same product (measured, see the module docstring)."""
 
 _UNITS = (("毫升", "ml"), ("千克", "kg"), ("毫安时", "mah"), ("毫安", "mah"), ("克", "g"))
+# Names of one product type that titles use interchangeably, folded to one (longest first). Only
+# true synonyms: at the character level 洁面乳 for 洗面奶 looks exactly like 眼霜 for 面霜.
+_SYNONYMS = (
+    ("洁面乳", "洗面奶"),
+    ("洁面奶", "洗面奶"),
+    ("洗面乳", "洗面奶"),
+    ("洁面膏", "洗面奶"),
+    ("洗颜奶", "洗面奶"),
+    ("移动电源", "充电宝"),
+)
 _TOKEN = re.compile(r"[a-z0-9.]+|[^\W\d_a-z]", re.UNICODE)
 
 
 def _fold(text: str) -> str:
     folded = unicodedata.normalize("NFKC", text).casefold()
-    for word, symbol in _UNITS:
+    for word, symbol in (*_SYNONYMS, *_UNITS):
         folded = folded.replace(word, symbol)
     return folded
 
 
 @lru_cache(maxsize=16384)
 def units(text: str) -> tuple[str, ...]:
-    """A text as units: NFKC, case-folded, Chinese unit words as symbols (克→g, 毫安→mah), then
+    """A text as units: NFKC, case-folded, synonyms of a product type as one (洁面乳→洗面奶), Chinese
+    unit words as symbols (克→g, 毫安→mah), then
     each CJK character and each run of ASCII letters/digits; spaces and punctuation dropped.
     Cached: ledger names and brands are scored again for every listing."""
     return tuple(u.strip(".") or u for u in _TOKEN.findall(_fold(text)))
