@@ -80,7 +80,11 @@ def main() -> None:
             print(results[-1].line(), flush=True)
     print(f"baseline: bare faster-whisper RTF {rtf:.3f} ({1 / rtf:.1f}x real time) in the same run")
     sustained = [r.streams for r in results if "NOT" not in r.line()]
-    print(f"sustained {max(sustained) if sustained else 0} real-time streams on one worker")
+    if sustained:
+        print(f"sustained {max(sustained)} real-time streams on one worker")
+    else:
+        tried = ", ".join(str(r.streams) for r in results)
+        print(f"sustained none of the stream counts tried ({tried}) on one worker")
 
 
 def bare_rtf(model: speech_model.LoadedModel, sample: Sample) -> float:
