@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
@@ -98,28 +99,38 @@ def publish_ledger(bootstrap: str, partitions: int, entries: Iterable[LedgerEntr
         return publisher.sent
 
 
-def read_dead_letters(bootstrap: str, timeout_s: float = 10.0) -> list[DeadLetter]:
-    """Every dead letter on the topic, oldest first (read without joining a consumer group)."""
+def read_dead_letters(bootstrap: str, timeout_s: float = 10.0, settle_s: float = 0.5) -> list[DeadLetter]:
+    """Every dead letter on the topic, oldest first (read without joining a consumer group).
+
+    Reads until the end offsets the broker reports, then on until nothing more has come for
+    ``settle_s``: a broker's end offset may count record batches rather than records (tansu's
+    does), so it is a lower bound here, not the end. Gives up waiting after ``timeout_s``.
+    """
     ensure_topics(bootstrap, 1)
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=int(timeout_s * 1000)
-    )
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    letters: list[DeadLetter] = []
     try:
         partitions = [
             TopicPartition(topics.DEADLETTER, p)
             for p in consumer.partitions_for_topic(topics.DEADLETTER) or ()
         ]
+        if not partitions:
+            return []
         consumer.assign(partitions)
         consumer.seek_to_beginning(*partitions)
         ends = consumer.end_offsets(partitions)
-        letters: list[DeadLetter] = []
-        for message in consumer:
-            try:
-                letters.append(decode(DeadLetter, message.value))
-            except RecordError as exc:
-                log.warning("unreadable dead letter at offset %d: %s", message.offset, exc)
-            if all(consumer.position(tp) >= ends[tp] for tp in partitions):
+        deadline = time.monotonic() + timeout_s
+        while (now := time.monotonic()) < deadline:
+            at_end = all(consumer.position(tp) >= ends[tp] for tp in partitions)
+            wait_s = settle_s if at_end else deadline - now
+            polled = consumer.poll(timeout_ms=max(1, int(wait_s * 1000)))
+            if not polled and at_end:
                 break
+            for message in (m for batch in polled.values() for m in batch):
+                try:
+                    letters.append(decode(DeadLetter, message.value))
+                except RecordError as exc:
+                    log.warning("unreadable dead letter at offset %d: %s", message.offset, exc)
     finally:
         consumer.close()
     return sorted(letters, key=lambda letter: letter.ts)

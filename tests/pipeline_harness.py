@@ -88,6 +88,11 @@ class Worker:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def assert_no_agent_crashed(self) -> None:
+        """No agent of this worker died on an exception (faust restarts it and logs the crash)."""
+        crashes = [line for line in self.output().splitlines() if "Crashed reason=" in line]
+        assert not crashes, f"{self.log.name}: an agent crashed:\n" + "\n".join(crashes[:5])
+
 
 @contextmanager
 def workers(env: dict[str, str], tmp: Path, count: int = 1) -> Iterator[list[Worker]]:
@@ -97,6 +102,8 @@ def workers(env: dict[str, str], tmp: Path, count: int = 1) -> Iterator[list[Wor
     finally:
         for worker in started:
             worker.stop()
+    for worker in started:
+        worker.assert_no_agent_crashed()
 
 
 def ingest_sample(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import faust
 import pytest
@@ -12,7 +13,9 @@ from kafka import KafkaProducer
 
 from pipeline.broker import EmbeddedBroker
 from pipeline.errors import ServiceError
-from pipeline.records import ListingEvent, Qualification, StreamInfo, Violation, decode, encode
+from pipeline.publish import ensure_topics, read_dead_letters
+from pipeline.records import DeadLetter, ListingEvent, Qualification, StreamInfo, Violation, decode, encode
+from pipeline.topics import DEADLETTER
 
 pytestmark = pytest.mark.integration
 
@@ -77,3 +80,17 @@ def test_broker_that_exits_at_start_fails_clearly(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr("pipeline.broker.tansu_binary", lambda: "/bin/false")
     with pytest.raises(ServiceError, match="failed to start: process exited with status 1"):
         EmbeddedBroker().start(timeout_s=5)
+
+
+def test_every_dead_letter_is_read_back_although_tansu_counts_batches(tmp_path: Path) -> None:
+    """tansu's end offset counts record batches; the reader must not stop at it."""
+    letters = [DeadLetter("listings", f"reason {i}", b"{", T0 + timedelta(seconds=i)) for i in range(30)]
+    with EmbeddedBroker(log_path=tmp_path / "tansu.log") as running:
+        ensure_topics(running.bootstrap, 1)
+        producer = KafkaProducer(bootstrap_servers=running.bootstrap, linger_ms=200, acks="all")
+        for letter in letters:
+            producer.send(DEADLETTER, value=encode(letter))  # lingering: several records per batch
+        producer.flush()
+        producer.close()
+        got = read_dead_letters(running.bootstrap)
+    assert [letter.reason for letter in got] == [letter.reason for letter in letters]

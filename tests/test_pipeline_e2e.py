@@ -127,6 +127,7 @@ def test_embedded_pipeline_matches_analyze_and_alerts_the_mcn(
             segments = store.query("SELECT count() AS n FROM transcripts FINAL")[0]["n"]
             assert segments == run.ingest.pieces  # a segment per speech piece, none doubled
             high = [v for v in run.violations if v["severity"] == "high"]
+        assert read_dead_letters(own_broker, timeout_s=3) == []  # well-formed input: every record handled
         wait_for(
             lambda: len(received) >= len(high), timeout_s=10, why=lambda: f"{len(received)} of {len(high)}"
         )
@@ -217,6 +218,7 @@ def test_server_pipeline_matches_analyze(
         )  # fmt: skip
         time.sleep(3)  # nothing more arrives
         assert violations(server_store) == reference
+    assert read_dead_letters(own_broker, timeout_s=3) == []  # well-formed input: every record handled
 
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(
@@ -390,6 +392,8 @@ def test_workers_joining_and_dying_mid_stream_rebalance_without_loss_or_duplicat
     finally:
         first.kill()
         second.stop()
+    first.assert_no_agent_crashed()
+    second.assert_no_agent_crashed()
     rows = server_store.query("SELECT count() AS n, uniqExact(event_id) AS u FROM violations FINAL")[0]
     assert rows["n"] == rows["u"] == len(reference) * len(streams)
     kinds = sorted((k, c) for _, k, c in reference)
