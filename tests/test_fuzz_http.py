@@ -83,22 +83,23 @@ def anonymous(console_url: str) -> Iterator[httpx.Client]:
         yield client
 
 
-@pytest.fixture(scope="module")
-def certifier(console_url: str) -> Iterator[tuple[httpx.Client, str]]:
-    client = log_in(console_url, "cert")
+def _session(console_url: str, username: str) -> Iterator[tuple[httpx.Client, str]]:
+    """A logged-in client and its CSRF token."""
+    client = log_in(console_url, username)
     try:
         yield client, csrf_of(client)
     finally:
         client.close()
+
+
+@pytest.fixture(scope="module")
+def certifier(console_url: str) -> Iterator[tuple[httpx.Client, str]]:
+    yield from _session(console_url, "cert")
 
 
 @pytest.fixture(scope="module")
 def officer(console_url: str) -> Iterator[tuple[httpx.Client, str]]:
-    client = log_in(console_url, "officer")
-    try:
-        yield client, csrf_of(client)
-    finally:
-        client.close()
+    yield from _session(console_url, "officer")
 
 
 def not_a_server_error(response: object, what: str) -> None:

@@ -105,6 +105,14 @@ def server_store(server_settings: Settings) -> Iterator[Store]:
         yield store
 
 
+@pytest.fixture
+def env(server_settings: Settings, own_broker: str) -> dict[str, str]:
+    """The environment of `claimwatch` processes on the server warehouse, the sample's ledger imported."""
+    env = env_of(server_settings, own_broker)
+    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+    return env
+
+
 def test_embedded_pipeline_matches_analyze_and_alerts_the_mcn(
     reference: Violations,
     model: speech_model.LoadedModel,
@@ -205,11 +213,13 @@ def test_demo_command_on_a_fresh_data_directory(tmp_path: Path) -> None:
 
 
 def test_server_pipeline_matches_analyze(
-    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+    reference: Violations,
+    server_store: Store,
+    own_broker: str,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
     """tansu + clickhouse-server 18.16, a `claimwatch worker` process, the CLI for everything else."""
-    env = env_of(server_settings, own_broker)
-    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     with workers(env, tmp_path) as (worker,):
         ingest_sample(env, SAMPLE)
         wait_for(
@@ -222,10 +232,11 @@ def test_server_pipeline_matches_analyze(
 
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(
-    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+    reference: Violations,
+    server_store: Store,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = env_of(server_settings, own_broker)
-    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     with workers(env, tmp_path) as (first,):
         feeder = threading.Thread(target=ingest_sample, args=(env, SAMPLE), kwargs={"realtime": True})
         feeder.start()
@@ -278,10 +289,12 @@ def test_clickhouse_down_for_30_s_mid_stream_loses_nothing(
 
 
 def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
-    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+    reference: Violations,
+    server_store: Store,
+    own_broker: str,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = env_of(server_settings, own_broker)
-    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     wrong_rate = {"stream_id": "x", "seq": 0, "offset_s": 0, "sample_rate_hz": 8000, "pcm": "AAAA"}
     unannounced = {
         "stream_id": "never-announced",
@@ -297,7 +310,7 @@ def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
         "streams": [json.dumps(bad_start).encode()],
     }
     with workers(env, tmp_path) as (worker,):
-        with Publisher(own_broker, server_settings.topic_partitions) as publisher:
+        with Publisher(own_broker, int(env["CLAIMWATCH_TOPIC_PARTITIONS"])) as publisher:
             for topic, messages in bad.items():
                 for message in messages:
                     publisher.send_raw(topic, b"x", message)
@@ -323,10 +336,12 @@ def test_malformed_messages_become_dead_letters_and_the_stream_goes_on(
 
 
 def test_two_workers_share_the_partitions(
-    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+    reference: Violations,
+    server_settings: Settings,
+    server_store: Store,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = env_of(server_settings, own_broker)
-    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     streams = [f"shared-{i}" for i in range(3)]
     with workers(env, tmp_path, count=2) as pair:
         wait_for(lambda: all("owns audio.chunks partitions" in w.output() for w in pair), timeout_s=120)
@@ -357,10 +372,12 @@ def _last_assignment(log: str) -> list[int]:
 
 
 def test_workers_joining_and_dying_mid_stream_rebalance_without_loss_or_duplicates(
-    reference: Violations, server_settings: Settings, server_store: Store, own_broker: str, tmp_path: Path
+    reference: Violations,
+    server_settings: Settings,
+    server_store: Store,
+    env: dict[str, str],
+    tmp_path: Path,
 ) -> None:
-    env = env_of(server_settings, own_broker)
-    claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
     streams = [f"scale-{i}" for i in range(3)]
     first = Worker(env, tmp_path / "first.log").start()
     second = Worker(env, tmp_path / "second.log")
