@@ -100,9 +100,10 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
         async for event in stream.events():
             topic = event.message.topic
             try:
-                if topic not in RECORD_TYPES:
+                kind = RECORD_TYPES.get(topic)
+                if kind is None:
                     raise RecordError(f"records of topic {topic!r} are not checked here")
-                record: Any = decode(RECORD_TYPES[topic], event.value)
+                record: Any = decode(kind, event.value)
                 violations = rt.handle(topic, record)
             except RecordError as exc:
                 await dead_letter(event, str(exc))
