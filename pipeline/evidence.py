@@ -31,6 +31,7 @@ from pipeline.errors import AudioError, ClaimWatchError
 from pipeline.evidence_report import render_report
 from pipeline.scope import Period, Scope
 from pipeline.signing import (
+    SigningError,
     fingerprint,
     load_public,
     public_pem,
@@ -185,12 +186,22 @@ class Verification:
 
 
 def verify_bundle(source: Path | bytes, trusted_key: Any = None) -> Verification:
-    """Check a bundle's signature and every byte of its files (``trusted_key``: a public key)."""
+    """Check a bundle's signature and every byte of its files (``trusted_key``: a public key).
+
+    Never raises on what the bundle holds: a malformed zip, manifest, key or member is a problem
+    in the result, with its reason.
+    """
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
             return _verify(zf, trusted_key)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError) as exc:
         return Verification([f"not a readable bundle: {exc}"])
+    except _Malformed as exc:
+        return Verification([str(exc)])
+
+
+class _Malformed(Exception):
+    """A bundle whose manifest or key cannot be read: the reason is the message."""
 
 
 def _verify(zf: zipfile.ZipFile, trusted_key: Any) -> Verification:
@@ -202,20 +213,52 @@ def _verify(zf: zipfile.ZipFile, trusted_key: Any) -> Verification:
         if needed not in names:
             return Verification([f"{needed} is missing"])
     manifest_bytes = zf.read(MANIFEST)
-    public = load_public(zf.read(PUBLIC_KEY))
+    try:
+        public = load_public(zf.read(PUBLIC_KEY))
+    except SigningError as exc:
+        raise _Malformed(f"{PUBLIC_KEY}: {exc}") from None
     problems = [] if signature_valid(public, zf.read(SIGNATURE), manifest_bytes) else ["bad signature"]
-    manifest = json.loads(manifest_bytes)
-    problems += _check_files(zf, manifest, set(names) - {MANIFEST, SIGNATURE})
+    manifest = _manifest(manifest_bytes)
+    listed = _listed_files(manifest)
+    problems += _check_files(zf, listed, set(names) - {MANIFEST, SIGNATURE})
     if manifest.get("signing_key_fingerprint") != fingerprint(public):
         problems.append("the manifest names another signing key than the bundle's")
     trusted = None if trusted_key is None else fingerprint(trusted_key) == fingerprint(public)
-    listed = len(manifest.get("files", []))
-    return Verification(problems, listed, fingerprint(public), trusted, str(manifest.get("subject", "")))
+    return Verification(problems, len(listed), fingerprint(public), trusted, str(manifest.get("subject", "")))
 
 
-def _check_files(zf: zipfile.ZipFile, manifest: dict[str, Any], present: set[str]) -> list[str]:
+def _manifest(data: bytes) -> dict[str, Any]:
+    try:
+        manifest = json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _Malformed(f"{MANIFEST}: not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(manifest, dict):
+        raise _Malformed(f"{MANIFEST}: not a JSON object")
+    return manifest
+
+
+def _listed_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The manifest's files by path, each entry checked for its shape."""
+    files = manifest.get("files")
+    if not isinstance(files, list):
+        raise _Malformed(f"{MANIFEST}: 'files' is not a list")
+    listed: dict[str, dict[str, Any]] = {}
+    for index, entry in enumerate(files):
+        if not (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("sha256"), str)
+            and type(entry.get("bytes")) is int
+        ):
+            raise _Malformed(f"{MANIFEST}: files[{index}] is not {{path, sha256, bytes}}")
+        if entry["path"] in listed:
+            raise _Malformed(f"{MANIFEST}: {entry['path']} is listed twice")
+        listed[entry["path"]] = entry
+    return listed
+
+
+def _check_files(zf: zipfile.ZipFile, listed: dict[str, dict[str, Any]], present: set[str]) -> list[str]:
     problems = []
-    listed = {f["path"]: f for f in manifest.get("files", [])}
     for path, entry in sorted(listed.items()):
         if path not in present:
             problems.append(f"{path}: listed but missing")

@@ -11,7 +11,7 @@ import hashlib
 import os
 from pathlib import Path
 
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
@@ -32,7 +32,7 @@ def load_or_create_key(path: Path) -> Ed25519PrivateKey:
     if path.is_file():
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        except (ValueError, TypeError) as exc:
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
             raise SigningError(f"{path}: not an unencrypted PEM private key ({exc})") from None
         if not isinstance(key, Ed25519PrivateKey):
             raise SigningError(f"{path}: not an Ed25519 key")
@@ -56,7 +56,7 @@ def public_pem(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
 def load_public(pem: bytes) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(pem)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise SigningError(f"not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
         raise SigningError("not an Ed25519 public key")

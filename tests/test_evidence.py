@@ -18,7 +18,7 @@ from pipeline.clips import duration_s
 from pipeline.config import Settings
 from pipeline.evidence import MANIFEST, Subject, build_bundle, collect_cases, verify_bundle
 from pipeline.scope import Period, Scope
-from pipeline.signing import load_or_create_key
+from pipeline.signing import load_or_create_key, public_pem
 from pipeline.warehouse import Store
 from tests import scenario
 from tests.test_cli import env_of
@@ -98,18 +98,69 @@ def rewrite(data: bytes, change: dict[str, bytes | None]) -> bytes:
     return out.getvalue()
 
 
+def flipped(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
 def test_any_changed_byte_fails_verification(seeded: Store, key: Ed25519PrivateKey) -> None:
     data = bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id))
     members = zipfile.ZipFile(io.BytesIO(data)).namelist()
     for name in members:
         original = zipfile.ZipFile(io.BytesIO(data)).read(name)
-        flipped = bytes([original[len(original) // 2] ^ 0x01])
-        tampered = original[: len(original) // 2] + flipped + original[len(original) // 2 + 1 :]
-        result = verify_bundle(rewrite(data, {name: tampered}), key.public_key())
-        assert not result.ok, name
+        for at in {0, len(original) // 2, len(original) - 1}:
+            result = verify_bundle(rewrite(data, {name: flipped(original, at)}), key.public_key())
+            assert not result.ok, (name, at)
     assert not verify_bundle(rewrite(data, {"extra.txt": b"planted"})).ok
     assert not verify_bundle(rewrite(data, {f"audio/{EFFICACY.event_id}.wav": None})).ok
     assert not verify_bundle(data[:-10]).ok
+
+
+def test_every_changed_byte_of_the_public_key_fails_without_raising(
+    seeded: Store, key: Ed25519PrivateKey
+) -> None:
+    """A flipped byte can leave a valid key (another key: bad signature) or break the PEM (its
+    reason): either way a result, never an exception."""
+    data = bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id))
+    pem = zipfile.ZipFile(io.BytesIO(data)).read("public_key.pem")
+    reasons = set()
+    for at in range(len(pem)):
+        result = verify_bundle(rewrite(data, {"public_key.pem": flipped(pem, at)}), key.public_key())
+        assert not result.ok, at
+        reasons.add(result.problems[0].split(":")[0])
+    assert "public_key.pem" in reasons  # some flips break the PEM itself, and say so
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    [
+        b"[]",
+        b"1e999999",
+        b'{"files": [1]}',
+        b'{"files": "abc"}',
+        b'{"files": [{"path": ["a"], "sha256": "00", "bytes": 1}]}',
+        b"[" * 100_000,
+        b'{"files": [{"path": "a", "sha256": "00", "bytes": true}]}',
+        b"\xff\xfe not utf-8",
+    ],
+)
+def test_a_malformed_manifest_is_a_reason_not_a_crash(key: Ed25519PrivateKey, manifest: bytes) -> None:
+    """Signed with the trusted key, so the signature holds and the manifest's shape is what fails."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        zf.writestr(MANIFEST, manifest)
+        zf.writestr("manifest.sig", key.sign(manifest))
+        zf.writestr("public_key.pem", public_pem(key))
+    result = verify_bundle(out.getvalue(), key.public_key())
+    assert not result.ok
+    assert result.problems[0].startswith(MANIFEST), result.problems
+
+
+def test_a_garbage_public_key_is_a_reason_not_a_crash(seeded: Store, key: Ed25519PrivateKey) -> None:
+    data = bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id))
+    for garbage in (b"", b"not a key", b"-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"):
+        result = verify_bundle(rewrite(data, {"public_key.pem": garbage}))
+        assert not result.ok
+        assert result.problems[0].startswith("public_key.pem"), result.problems
 
 
 def test_a_bundle_re_signed_with_another_key_is_not_trusted(seeded: Store, key: Ed25519PrivateKey) -> None:
