@@ -35,9 +35,10 @@ if CHROMIUM is None or CHROMEDRIVER is None:
     pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
 
 
 @pytest.fixture
@@ -77,7 +78,11 @@ def shot(driver: webdriver.Chrome, name: str) -> None:
 
 
 def wait_for(condition: object, driver: webdriver.Chrome, timeout_s: float = 15) -> None:
-    WebDriverWait(driver, timeout_s).until(condition)  # type: ignore[arg-type]
+    """Until ``condition(driver)`` holds; an element replaced by a page load meanwhile is looked up
+    again on the next poll rather than failing the test."""
+    WebDriverWait(driver, timeout_s, ignored_exceptions=[StaleElementReferenceException]).until(
+        condition  # type: ignore[arg-type]
+    )
 
 
 def anchor_score(driver: webdriver.Chrome, url: str, anchor: str) -> float:
@@ -183,6 +188,10 @@ def switch_language(driver: webdriver.Chrome, url: str) -> None:
 def export_and_verify(driver: webdriver.Chrome, url: str, downloads: Path, settings: object) -> None:
     """Export the anchor's evidence, verify it here and through the console; both are audited."""
     driver.get(f"{url}/evidence")
+    # The page proposes the month of the newest violation: the one watch_live wrote just now, in
+    # whatever month the test runs. The scenario's anchor and month are chosen as a user would.
+    Select(driver.find_element(By.ID, "export-anchor")).select_by_value("anchor-xiaomei")
+    driver.execute_script("document.getElementById('export-period').value = arguments[0];", scenario.PERIOD)
     driver.find_element(By.ID, "export-submit").click()
     bundle = newest_download(downloads)
     trusted = load_or_create_key(key_path(settings)).public_key()  # type: ignore[arg-type]
