@@ -30,6 +30,7 @@ from typing import Any
 from faster_whisper import BatchedInferencePipeline
 
 from pipeline import speech_model
+from pipeline.analyze import analyze
 from pipeline.app import build, create_runtime, running
 from pipeline.audio import duration_s
 from pipeline.broker import EmbeddedBroker
@@ -74,9 +75,14 @@ def main() -> None:
         model = speech_model.load(settings)
         rtf = bare_rtf(model, sample)
         print(f"bare faster-whisper on the sample: RTF {rtf:.3f} ({1 / rtf:.1f}x real time), {model.label}")
+        heard = heard_per_stream(settings, model, sample)
+        print(
+            f"`analyze` on this CPU: {heard} speech violations per stream "
+            f"({expected_per_stream(sample)} expected); 'missing' counts what the pipeline lost beside it"
+        )
         results = []
         for count in args.streams:
-            results.append(run(settings, model, sample, count, args.stagger))
+            results.append(run(settings, model, sample, count, args.stagger, heard=heard))
             print(results[-1].line(), flush=True)
     print(f"baseline: bare faster-whisper RTF {rtf:.3f} ({1 / rtf:.1f}x real time) in the same run")
     sustained = [r.streams for r in results if "NOT" not in r.line()]
@@ -96,17 +102,23 @@ def bare_rtf(model: speech_model.LoadedModel, sample: Sample) -> float:
 
 
 def run(
-    settings: Settings, model: speech_model.LoadedModel, sample: Sample, count: int, stagger: float
+    settings: Settings,
+    model: speech_model.LoadedModel,
+    sample: Sample,
+    count: int,
+    stagger: float,
+    *,
+    heard: int,
 ) -> Result:
     own = settings.model_copy(update={"clickhouse_database": f"bench{count}"})
     with EmbeddedBroker() as broker, open_store(own) as store:
         feed = Feed(own, broker.bootstrap, sample, realtime=True)
         import_ledger(feed, store, lambda _s: None)
         app = build(own, broker.bootstrap, create_runtime(own, store, model=model))
-        return asyncio.run(_measure(app, feed, store, count, stagger))
+        return asyncio.run(_measure(app, feed, store, count, stagger, heard=heard))
 
 
-async def _measure(app: Any, feed: Feed, store: Store, count: int, stagger: float) -> Result:
+async def _measure(app: Any, feed: Feed, store: Store, count: int, stagger: float, *, heard: int) -> Result:
     ensure_topics(feed.bootstrap, feed.settings.topic_partitions)
     async with running(app):
         await asyncio.sleep(8)  # the worker joins its group before the streams start
@@ -118,7 +130,7 @@ async def _measure(app: Any, feed: Feed, store: Store, count: int, stagger: floa
         for thread in threads:
             thread.start()
         seen = await asyncio.to_thread(_watch, store, threads)
-    return _latencies(feed.sample, starts, seen, store)
+    return _latencies(feed.sample, starts, seen, store, heard)
 
 
 def _feed(feed: Feed, stream_id: str, delay: float, starts: dict[str, float]) -> None:
@@ -148,7 +160,9 @@ def _watch(store: Store, threads: list[threading.Thread]) -> dict[str, float]:
     return seen
 
 
-def _latencies(sample: Sample, starts: dict[str, float], seen: dict[str, float], store: Store) -> Result:
+def _latencies(
+    sample: Sample, starts: dict[str, float], seen: dict[str, float], store: Store, heard: int
+) -> Result:
     rows = store.query("SELECT event_id, stream_id, offset_s FROM violations FINAL WHERE source = 'speech'")
     ends = [(s["start"], s["end"]) for s in sample.timeline]
     latencies = []
@@ -156,11 +170,21 @@ def _latencies(sample: Sample, starts: dict[str, float], seen: dict[str, float],
         end = next((e for s, e in ends if s - 1.0 <= row["offset_s"] <= e), None)
         if end is not None and row["stream_id"] in starts:
             latencies.append(seen[row["event_id"]] - (starts[row["stream_id"]] + end))
-    return Result(len(starts), latencies, max(0, _heard_per_stream(sample) * len(starts) - len(rows)))
+    return Result(len(starts), latencies, max(0, heard * len(starts) - len(rows)))
 
 
-def _heard_per_stream(sample: Sample) -> int:
-    """Violations the sample's speech must give: its claims and the cross checks of what was said."""
+def heard_per_stream(settings: Settings, model: speech_model.LoadedModel, sample: Sample) -> int:
+    """Speech violations `claimwatch analyze` finds in the sample on this CPU: what every stream
+    through the pipeline must give (Whisper's words, and so the claims heard, differ between CPUs)."""
+    info = StreamInfo(sample.stream_id, sample.anchor_id, sample.mcn_id, sample.started_at)
+    result = analyze(
+        settings, audio=sample.audio, listings=sample.listings, ledger=sample.ledger, info=info, model=model
+    )
+    return sum(v.source == "speech" for v in result.violations)
+
+
+def expected_per_stream(sample: Sample) -> int:
+    """Violations the sample's speech should give: its claims and the cross checks of what was said."""
     claims = sum(len(item["categories"]) for item in sample.expected["claims"])
     return claims + sum(c["category"] == "efficacy_without_registration" for c in sample.expected["checks"])
 

@@ -134,8 +134,19 @@ def test_redelivered_and_missing_chunks(model: speech_model.LoadedModel) -> None
     replayed = transcribe(model, iter(chunks[:6] + chunks[3:]))  # chunks 3-5 delivered twice
     assert replayed == clean
     assert clean[0].offset_s >= 100.0
-    holed = transcribe(model, iter(chunks[:4] + chunks[5:]))  # chunk 4 lost: silence in its place
-    assert [s.offset_s for s in holed][-1] == pytest.approx(clean[-1].offset_s, abs=1.0)
+
+    # Chunk 4 (104-105 s) lost: silence takes its place, so the speech after it keeps its times.
+    # One segment per piece makes a segment's offset its piece's start, which the VAD decides from
+    # the audio alone: Whisper's timestamp tokens (which differ between CPUs) play no part.
+    per_piece = dataclasses.replace(options(3.0), segment_per_piece=True)
+
+    def starts_after_the_hole(chunks: list[AudioChunk]) -> list[float]:
+        segments = transcribe_chunks(Transcriber(model, per_piece), iter(chunks))
+        return [s.offset_s for s in segments if s.offset_s > 106.0]
+
+    after = starts_after_the_hole(chunks)
+    assert len(after) >= 3
+    assert starts_after_the_hole(chunks[:4] + chunks[5:]) == after
 
 
 def test_finish_queues_the_last_speech_for_the_next_batch(model: speech_model.LoadedModel) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -36,6 +37,7 @@ from pipeline.sample import Sample, load_sample
 from pipeline.warehouse import Store, open_store
 from tests.conftest import unique_database
 from tests.pipeline_harness import (
+    NOT_HEARD_ON_EVERY_CPU,
     Violations,
     Worker,
     claimwatch,
@@ -78,14 +80,17 @@ def reference(model: speech_model.LoadedModel, embedded_dir: Path) -> Violations
 
 
 def assert_matches_expected(found: Violations, records: list[Violation], sample: Sample) -> None:
-    """The sample's expected claims (by utterance) and checks (by listing), and nothing else."""
+    """The sample's expected checks (by listing) exactly; of its expected claims (by utterance),
+    every one that any x86 CPU hears and nothing that is not expected."""
     spans = [(s["start"], s["end"]) for s in sample.timeline]
     heard = set()
     for v in records:
         if v.kind == "claim":
             (index,) = [i for i, (start, end) in enumerate(spans) if start - 1.0 <= v.offset_s <= end]
             heard.add((index, v.category))
-    assert heard == {(item["segment"], c) for item in sample.expected["claims"] for c in item["categories"]}
+    expected = {(item["segment"], c) for item in sample.expected["claims"] for c in item["categories"]}
+    assert heard <= expected, f"claims the sample does not make: {heard - expected}"
+    assert expected - NOT_HEARD_ON_EVERY_CPU <= heard, f"claims not heard: {expected - heard}"
     checks = {(v.listing_id, v.category) for v in records if v.kind != "claim"}
     assert checks == {(c["listing_id"], c["category"]) for c in sample.expected["checks"]}
     assert len(found) == len(records)
@@ -206,7 +211,9 @@ def test_demo_command_on_a_fresh_data_directory(tmp_path: Path) -> None:
         env=env, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "8 violations in demo-001" in done.stdout
+    (count,) = re.findall(r"^(\d+) violations in demo-001", done.stdout, re.MULTILINE)
+    expected = sum(len(c["categories"]) for c in SAMPLE.expected["claims"]) + len(SAMPLE.expected["checks"])
+    assert expected - len(NOT_HEARD_ON_EVERY_CPU) <= int(count) <= expected, done.stdout
     assert "summary by kind:" in done.stdout
     assert "efficacy_without_registration" in done.stdout
     assert (tmp_path / "data" / "audio" / "demo-001.ogg").stat().st_size > 100_000
