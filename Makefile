@@ -57,7 +57,7 @@ vendor:  ## Refresh the console's vendored ECharts from package-lock.json (npm c
 	install -m 644 node_modules/zrender/LICENSE pipeline/console/static/vendor/ZRENDER-LICENSE
 
 dashboards: install  ## Regenerate dashboards/ (Grafana JSON) from the console's panel queries
-	$(BIN)/python -m pipeline.grafana
+	$(BIN)/python -m pipeline.reporting.grafana
 
 clean:  ## Remove the virtualenv and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

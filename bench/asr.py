@@ -7,9 +7,9 @@ The audio (default: the sample stream, repeated ``--repeat`` times into one reco
 * through bare faster-whisper: ``BatchedInferencePipeline.transcribe`` on the whole file, the
   fastest way faster-whisper offers, with the same model object, threads, language, beam size,
   batch size and timestamp mode as the transcriber;
-* through ClaimWatch as the live pipeline runs it: ``pipeline.audio`` decodes it, ``pipeline.pieces``
-  cuts a piece per utterance at VAD silences (what ingest publishes), and the worker's transcriber
-  decodes each piece in an encoder window sized to it, pieces batched by window size
+* through ClaimWatch as the live pipeline runs it: ``pipeline.speech.audio`` decodes it,
+  ``pipeline.speech.pieces`` cuts a piece per utterance at VAD silences (what ingest publishes), and
+  the worker's transcriber decodes each piece in an encoder window sized to it, pieces batched by window size
   (``worker_options``).
 
 Rounds alternate the two; the best of each counts. Throughput is measured in CPU time (all threads
@@ -40,13 +40,13 @@ from pathlib import Path
 import numpy as np
 from faster_whisper import BatchedInferencePipeline
 
-from pipeline import audio, speech_model
-from pipeline.asr import Transcriber, TranscriberOptions, worker_options
-from pipeline.asr_eval import cer
 from pipeline.config import load_settings
-from pipeline.pieces import speech_chunks
 from pipeline.records import AudioChunk
 from pipeline.sample import SAMPLE_DIR
+from pipeline.speech import audio, models
+from pipeline.speech.asr import Transcriber, TranscriberOptions, worker_options
+from pipeline.speech.evaluation import cer
+from pipeline.speech.pieces import speech_chunks
 
 SAMPLE = SAMPLE_DIR
 
@@ -54,7 +54,7 @@ SAMPLE = SAMPLE_DIR
 def main() -> None:
     args = _arguments()
     settings = load_settings()
-    model = speech_model.load(settings)
+    model = models.load(settings)
     options = worker_options(model.device)
     print(f"model {model.label} on {model.device}, threads {settings.asr_threads or os.cpu_count()}")
     print(
@@ -109,7 +109,7 @@ def _reference(source: Path, times: int) -> str | None:
     return "".join(s["text"] for s in segments) * times
 
 
-def _warm_up(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> None:
+def _warm_up(model: models.LoadedModel, options: TranscriberOptions, path: Path) -> None:
     transcriber = Transcriber(model, options)
     for chunk in list(_pieces(path, "warm-up"))[:3]:
         transcriber.add_piece(chunk)
@@ -130,7 +130,7 @@ class Cost:
 
 
 def _compare(
-    model: speech_model.LoadedModel,
+    model: models.LoadedModel,
     options: TranscriberOptions,
     path: Path,
     rounds: int,
@@ -160,7 +160,7 @@ def _report(name: str, cost: Cost, text: str, reference: str | None) -> None:
     print(f"  {name}: {cost.wall_s:.2f} s wall, {cost.cpu_s:.2f} s CPU{accuracy}", flush=True)
 
 
-def _bare(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> str:
+def _bare(model: models.LoadedModel, options: TranscriberOptions, path: Path) -> str:
     pipeline = BatchedInferencePipeline(model.whisper)
     segments, _info = pipeline.transcribe(
         str(path),
@@ -172,16 +172,14 @@ def _bare(model: speech_model.LoadedModel, options: TranscriberOptions, path: Pa
     return "".join(segment.text for segment in segments)
 
 
-def _ours(model: speech_model.LoadedModel, options: TranscriberOptions, path: Path) -> str:
+def _ours(model: models.LoadedModel, options: TranscriberOptions, path: Path) -> str:
     transcriber = Transcriber(model, options)
     for chunk in _pieces(path, "bench"):
         transcriber.add_piece(chunk)
     return "".join(segment.text for segment in transcriber.drain())
 
 
-def _multi_stream(
-    model: speech_model.LoadedModel, options: TranscriberOptions, source: Path, count: int
-) -> None:
+def _multi_stream(model: models.LoadedModel, options: TranscriberOptions, source: Path, count: int) -> None:
     transcriber = Transcriber(model, options)
     feeds = [_pieces(source, f"stream-{i}") for i in range(count)]
     seconds = count * (audio.duration_s(source) or 0.0)
@@ -216,7 +214,7 @@ def _round_robin(feeds: list[Iterator[AudioChunk]]) -> Iterator[AudioChunk]:
                 yield chunk
 
 
-def _latency(model: speech_model.LoadedModel, options: TranscriberOptions, source: Path) -> None:
+def _latency(model: models.LoadedModel, options: TranscriberOptions, source: Path) -> None:
     """One stream as it plays: each piece decoded as soon as it is cut."""
     transcriber = Transcriber(model, options)
     decode: list[float] = []

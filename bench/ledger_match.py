@@ -5,7 +5,7 @@
 For each candidate score it prints, over the cases of tests/data/ledger_match/: the lowest score of
 a reworded title against its own row, the highest score of another product against any row of its
 brand, and the thresholds that get every case right (or the best accuracy). The score in
-pipeline/ledger_match.py is the one named `recall_mix`; MATCH_THRESHOLD sits in the middle of its
+pipeline/ledger/matching.py is the one named `recall_mix`; MATCH_THRESHOLD sits in the middle of its
 interval of best accuracy.
 """
 
@@ -17,9 +17,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pipeline.ledger import read_ledger
-from pipeline.ledger_match import _bigrams, _units_without, brand_matches, title_score
-from pipeline.qualifications import load_rules
+from pipeline.ledger.files import read_ledger
+from pipeline.ledger.matching import _bigrams, _units_without, brand_matches, title_score
+from pipeline.ledger.qualifications import load_rules
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "ledger_match"
 MCN = "mcn-starlight"

@@ -29,17 +29,18 @@ from typing import Any
 
 from faster_whisper import BatchedInferencePipeline
 
-from pipeline import speech_model
-from pipeline.analyze import analyze
-from pipeline.app import build, create_runtime, running
-from pipeline.audio import duration_s
-from pipeline.broker import EmbeddedBroker
 from pipeline.config import Settings, load_settings
-from pipeline.demo import Feed, import_ledger
-from pipeline.ingest import ingest_audio, ingest_listings
-from pipeline.publish import Publisher, ensure_topics
 from pipeline.records import StreamInfo
 from pipeline.sample import Sample, load_sample
+from pipeline.speech import models
+from pipeline.speech.audio import duration_s
+from pipeline.stream.analyze import analyze
+from pipeline.stream.app import build, running
+from pipeline.stream.broker import EmbeddedBroker
+from pipeline.stream.demo import Feed, import_ledger
+from pipeline.stream.ingest import ingest_audio, ingest_listings
+from pipeline.stream.publish import Publisher, ensure_topics
+from pipeline.stream.runtime import create_runtime
 from pipeline.warehouse import Store, open_store
 
 TARGET_P95_S = 4.0
@@ -72,7 +73,7 @@ def main() -> None:
     sample = load_sample()
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(data_dir=Path(tmp), broker_session_timeout_s=6.0, topic_partitions=8)
-        model = speech_model.load(settings)
+        model = models.load(settings)
         rtf = bare_rtf(model, sample)
         print(f"bare faster-whisper on the sample: RTF {rtf:.3f} ({1 / rtf:.1f}x real time), {model.label}")
         heard = heard_per_stream(settings, model, sample)
@@ -93,7 +94,7 @@ def main() -> None:
         print(f"sustained none of the stream counts tried ({tried}) on one worker")
 
 
-def bare_rtf(model: speech_model.LoadedModel, sample: Sample) -> float:
+def bare_rtf(model: models.LoadedModel, sample: Sample) -> float:
     pipeline = BatchedInferencePipeline(model.whisper)
     started = time.perf_counter()
     segments, _ = pipeline.transcribe(str(sample.audio), language="zh", beam_size=5, batch_size=8)
@@ -103,7 +104,7 @@ def bare_rtf(model: speech_model.LoadedModel, sample: Sample) -> float:
 
 def run(
     settings: Settings,
-    model: speech_model.LoadedModel,
+    model: models.LoadedModel,
     sample: Sample,
     count: int,
     stagger: float,
@@ -173,7 +174,7 @@ def _latencies(
     return Result(len(starts), latencies, max(0, heard * len(starts) - len(rows)))
 
 
-def heard_per_stream(settings: Settings, model: speech_model.LoadedModel, sample: Sample) -> int:
+def heard_per_stream(settings: Settings, model: models.LoadedModel, sample: Sample) -> int:
     """Speech violations `claimwatch analyze` finds in the sample on this CPU: what every stream
     through the pipeline must give (Whisper's words, and so the claims heard, differ between CPUs)."""
     info = StreamInfo(sample.stream_id, sample.anchor_id, sample.mcn_id, sample.started_at)

@@ -1,5 +1,5 @@
 """`python -m pipeline` runs the claimwatch command line."""
 
-from pipeline.cli import main
+from pipeline.commands import main
 
 main()

@@ -24,6 +24,7 @@ from pydantic_settings import (
 from pipeline.errors import ConfigError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+LEXICON_DIR = PROJECT_ROOT / "lexicons"  # the lexicons and rules this checkout ships
 CONFIG_ENV = "CLAIMWATCH_CONFIG"
 LOCAL_CONFIG = Path("claimwatch.toml")
 
@@ -81,11 +82,11 @@ class Settings(BaseSettings):
     alerts_file: Path | None = Field(None, description="YAML file mapping each MCN to its webhooks.")
 
     # Claims
-    lexicon_dir: Path = Field(PROJECT_ROOT / "lexicons", description="Directory of lexicon YAML files.")
+    lexicon_dir: Path = Field(LEXICON_DIR, description="Directory of lexicon YAML files.")
 
     # Scores, console, evidence
     scoring_file: Path = Field(
-        PROJECT_ROOT / "lexicons" / "scoring.yaml", description="Score weights and grade bands (YAML)."
+        LEXICON_DIR / "scoring.yaml", description="Score weights and grade bands (YAML)."
     )
     console_host: str = Field("127.0.0.1", description="Address `claimwatch serve` listens on.")
     console_port: int = Field(8008, ge=0, le=65535, description="Port `claimwatch serve` listens on.")

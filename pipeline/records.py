@@ -160,6 +160,36 @@ class Claim:
 
 
 @dataclass(frozen=True, slots=True)
+class HeldQualification:
+    """A qualification a product holds, and where it was shown (``listing`` or ``ledger``)."""
+
+    qualification: Qualification
+    shown_on: str
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What a violation rests on, as it stood when it was found (stored with the violation).
+
+    Speech claims carry the segment, the claims heard in it and the listing on stage; checks carry
+    the listing snapshot, its ledger row and how it matched, the qualifications held and the
+    reason; a listing-text claim names the field it was found in.
+    """
+
+    reason: str = ""
+    listing: ListingEvent | None = None
+    ledger_row: LedgerEntry | None = None
+    matched_by: str | None = None
+    match_score: float | None = None
+    held: tuple[HeldQualification, ...] = ()
+    claims: tuple[Claim, ...] = ()
+    segment: TranscriptSegment | None = None
+    listing_field: str | None = None  # title or selling_points, for a claim in listing text
+    asr_low_confidence: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Violation:
     """A compliance violation (DESIGN.md §3.4); ``event_id`` is deterministic."""
 
@@ -182,7 +212,7 @@ class Violation:
     legal_basis: str = ""
     lexicon_version: str = ""
     rewrite: str | None = None
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Evidence = field(default_factory=Evidence)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

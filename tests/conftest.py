@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.broker import EmbeddedBroker
 from pipeline.config import Settings, load_settings
+from pipeline.stream.broker import EmbeddedBroker
 from pipeline.warehouse import Store, open_store
 from tests.services import ClickHouseServer
 

@@ -11,9 +11,9 @@ from contextlib import contextmanager
 import httpx
 import uvicorn
 
-from pipeline.broker import free_port
 from pipeline.config import Settings
 from pipeline.console import create_app
+from pipeline.stream.broker import free_port
 from pipeline.warehouse import Store
 
 PASSWORD = "correct horse battery"

@@ -26,8 +26,9 @@ Violations = set[tuple[str, str, str]]  # (event_id, kind, category)
 NOT_HEARD_ON_EVERY_CPU = {(11, "medical")}
 
 
-def env_of(settings: Settings, broker: str) -> dict[str, str]:
-    """The environment a ClaimWatch subprocess needs to use these settings and this broker."""
+def env_of(settings: Settings, broker: str = "") -> dict[str, str]:
+    """The environment a ClaimWatch process (or a CliRunner) needs to use these settings and this
+    broker (none: the commands that need one say so)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMWATCH_")}
     env.update(
         CLAIMWATCH_BROKER_URL=broker,

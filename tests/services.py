@@ -1,6 +1,6 @@
 """Real services for the test session: a clickhouse-server with its own config and data directory.
 
-(The broker fixture uses pipeline.broker.EmbeddedBroker, the same tansu the demo runs.)
+(The broker fixture uses pipeline.stream.broker.EmbeddedBroker, the same tansu the demo runs.)
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import signal
 import subprocess
 from pathlib import Path
 
-from pipeline.broker import free_port, wait_for_port
 from pipeline.errors import ServiceError
+from pipeline.stream.broker import free_port, wait_for_port
 
 CONFIG = """<?xml version="1.0"?>
 <yandex>

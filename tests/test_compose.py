@@ -29,7 +29,7 @@ import pytest
 import yaml
 
 import pipeline
-from pipeline.cli import main
+from pipeline.commands.main import main
 from pipeline.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ and generated XLSX through ``ledger.read_ledger``), lexicon and qualification-ru
 (``audio.decode_pcm``). Each is fed arbitrary data and near-valid data (real files with bytes
 changed), and must end in its result or a :class:`pipeline.errors.ClaimWatchError` subclass with a
 message; never another exception, never a hang. The console's HTTP parameters are fuzzed in
-tests/test_fuzz_http.py.
+tests/console/test_fuzz_http.py.
 """
 
 from __future__ import annotations
@@ -24,15 +24,15 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from pipeline.audio import DecodeOptions, decode_pcm
 from pipeline.claims.lexicon import load_lexicon
 from pipeline.claims.normalize import Normaliser
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import AudioError, ClaimWatchError, LexiconError, RecordError
 from pipeline.jsonl import read_records
-from pipeline.ledger import COLUMNS, read_ledger
-from pipeline.qualifications import QualificationRules, load_rules
+from pipeline.ledger.files import COLUMNS, read_ledger
+from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import AudioChunk, LedgerEntry, ListingEvent, StreamInfo, TranscriptSegment, decode
+from pipeline.speech.audio import DecodeOptions, decode_pcm
 
 T = TypeVar("T")
 LEXICONS = PROJECT_ROOT / "lexicons"

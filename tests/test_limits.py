@@ -13,16 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import jsonl, ledger
-from pipeline.audit import record
+from pipeline import jsonl
 from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.errors import AudioError, RecordError
 from pipeline.jsonl import read_records
-from pipeline.ledger import read_ledger
-from pipeline.pieces import check_piece
-from pipeline.qualifications import QualificationRules, load_rules
+from pipeline.ledger import files as ledger_files
+from pipeline.ledger.files import read_ledger
+from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import AudioChunk, ListingEvent, decode
-from pipeline.scope import Period, ScopeError
+from pipeline.reporting.audit import record
+from pipeline.reporting.scope import Period, ScopeError
+from pipeline.speech.pieces import check_piece
 from pipeline.warehouse import Store
 
 SAMPLE = PROJECT_ROOT / "pipeline" / "sample"
@@ -37,8 +38,8 @@ def rules() -> QualificationRules:
 def test_module_defaults_are_the_settings_defaults() -> None:
     defaults = Settings.model_fields
     assert defaults["listing_max_line_bytes"].default == jsonl.MAX_LINE_BYTES
-    assert defaults["ledger_max_bytes"].default == ledger.MAX_BYTES
-    assert defaults["ledger_max_rows"].default == ledger.MAX_ROWS
+    assert defaults["ledger_max_bytes"].default == ledger_files.MAX_BYTES
+    assert defaults["ledger_max_rows"].default == ledger_files.MAX_ROWS
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from pipeline.records import (
     AudioChunk,
     Claim,
     DeadLetter,
+    Evidence,
     LedgerEntry,
     ListingEvent,
     Qualification,
@@ -60,7 +61,10 @@ EXAMPLES = [
     Claim("absolute", "最好", 3, 5, "high", "ABS-001", "广告法第九条第三项", requires=("x",)),
     Violation(
         "e1", "s1", "a1", "m1", "claim", "price", "high", TS, 1.0, 2.0, "speech",
-        text="全网最低价", evidence={"listing": {"title": "面霜"}},
+        text="全网最低价",
+        evidence=Evidence(reason="r", listing=decode(ListingEvent, LISTING), claims=(
+            Claim("price", "全网最低价", 0, 5, "high", "PRC-1", "价格法"),
+        ), segment=TranscriptSegment("seg", "s1", 1.0, 2.5, "全网最低价"), asr_low_confidence=True),
     ),
     Review("r1", "e1", "officer", "dismiss", TS, reason="quoted the law"),
     DeadLetter("listings", "bad json", b"{oops", TS, key=b"s1"),

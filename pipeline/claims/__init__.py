@@ -1,7 +1,7 @@
 """Claim detection for live-commerce speech and listing texts.
 
     from pipeline.claims import load_detector
-    detector = load_detector()                 # lexicons from the lexicon_dir setting, built once
+    detector = load_detector()                 # the lexicons this checkout ships, built once
     detector.detect("全网最低价", source="speech")  # -> [Claim(category="absolute", ...), ...]
 
 The lexicons under ``lexicons/`` are data (see docs/claims.md); the detector normalises the text

@@ -19,7 +19,7 @@ from pipeline.claims.lexicon import Lexicon, load_lexicon
 from pipeline.claims.matching import Candidate, CandidateFinder, literal_strings
 from pipeline.claims.normalize import Normalised, Normaliser
 from pipeline.claims.segment import Segmentation, chinese_pipeline
-from pipeline.config import load_settings
+from pipeline.config import LEXICON_DIR
 from pipeline.records import Claim
 
 Source = Literal["speech", "listing"]
@@ -197,9 +197,9 @@ def _load(directory: Path) -> Detector:
     return Detector(load_lexicon(directory, normaliser.text), normaliser)
 
 
-def load_detector(lexicon_dir: Path | None = None) -> Detector:
-    """The detector for a lexicon directory (default: the ``lexicon_dir`` setting), built once."""
-    if lexicon_dir is None:
-        lexicon_dir = load_settings().lexicon_dir
+def load_detector(lexicon_dir: Path = LEXICON_DIR) -> Detector:
+    """The detector for a lexicon directory (default: the lexicons this checkout ships), built once.
+
+    It reads no settings: a caller with settings passes their ``lexicon_dir``."""
     with _LOCK:
         return _load(Path(lexicon_dir).resolve())

@@ -2,7 +2,7 @@
 
 - :func:`serve` runs it (`claimwatch serve`; `claimwatch demo` calls it with its open store);
 - :func:`create_app` builds the ASGI app for an open store (tests, embedding);
-- :func:`ensure_demo_login` (from :mod:`pipeline.users`) makes the demo's certifier login.
+- :func:`ensure_demo_login` (from :mod:`pipeline.console.users`) makes the demo's certifier login.
 
 Imported lazily, so the command line does not load the web stack for other commands.
 """
@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         return create_app
     if name == "ensure_demo_login":
-        from pipeline.users import ensure_demo_login
+        from pipeline.console.users import ensure_demo_login
 
         return ensure_demo_login
     raise AttributeError(name)

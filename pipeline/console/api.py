@@ -7,12 +7,12 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 
-from pipeline.casefile import find_violations
 from pipeline.console.auth import CurrentUser
 from pipeline.console.context import period_of, state
 from pipeline.console.pages import default_period, scoped_case
-from pipeline.panels import BY_ID, run_panel
-from pipeline.scoring import compute_scores
+from pipeline.reporting.casefile import find_violations
+from pipeline.reporting.panels import BY_ID, run_panel
+from pipeline.reporting.scoring import compute_scores
 
 router = APIRouter(prefix="/api")
 

@@ -16,8 +16,8 @@ from pipeline.config import Settings
 from pipeline.console import api, auth, exports, live, pages
 from pipeline.console.context import HERE, ConsoleState, page
 from pipeline.console.ratelimit import LoginLimiter
-from pipeline.scope import ScopeError
-from pipeline.scoring_rules import load_rules
+from pipeline.reporting.scope import ScopeError
+from pipeline.reporting.scoring_rules import load_rules
 from pipeline.warehouse import Store
 
 SECURITY_HEADERS = {

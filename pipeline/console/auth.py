@@ -18,9 +18,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pipeline.audit import record
 from pipeline.console.context import page, state
-from pipeline.users import User, authenticate, get_user
+from pipeline.console.users import User, authenticate, get_user
+from pipeline.reporting.audit import record
 from pipeline.warehouse import Store
 
 SESSION_COOKIE = "cw_session"

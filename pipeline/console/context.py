@@ -12,14 +12,14 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-from pipeline.categories import label, severity_label
 from pipeline.config import Settings
 from pipeline.console.i18n import LANG_COOKIE, language_of, translator
 from pipeline.console.ratelimit import LoginLimiter
-from pipeline.scope import Period
-from pipeline.scoring import explain
-from pipeline.scoring_rules import ScoringRules
-from pipeline.users import User
+from pipeline.console.users import User
+from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.scope import Period
+from pipeline.reporting.scoring import explain
+from pipeline.reporting.scoring_rules import ScoringRules
 from pipeline.warehouse import Store
 
 HERE = Path(__file__).resolve().parent

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
-from pipeline.audit import recent, record
 from pipeline.console.auth import CheckedUser, CurrentUser
 from pipeline.console.context import page, state
 from pipeline.console.pages import default_period
-from pipeline.evidence import EvidenceError, Subject, build_bundle, collect_cases, verify_bundle
-from pipeline.scope import Period, scoped_query
-from pipeline.signing import key_path, load_or_create_key
+from pipeline.reporting.audit import recent, record
+from pipeline.reporting.evidence import EvidenceError, Subject, build_bundle, collect_cases, verify_bundle
+from pipeline.reporting.scope import Period, scoped_query
+from pipeline.reporting.signing import key_path, load_or_create_key
 
 router = APIRouter()
 

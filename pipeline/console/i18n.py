@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
-from pipeline.categories import Language
+from pipeline.reporting.categories import Language
 
 LANG_COOKIE = "cw_lang"
 

@@ -17,13 +17,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
-from pipeline.casefile import find_violations
-from pipeline.categories import label, severity_label
 from pipeline.console.auth import CurrentUser
 from pipeline.console.context import local_time, page, state
 from pipeline.console.i18n import language_of
-from pipeline.scope import Scope, scoped_query
-from pipeline.users import User
+from pipeline.console.users import User
+from pipeline.reporting.casefile import find_violations
+from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.scope import Scope, scoped_query
 
 router = APIRouter()
 MAX_STREAM_S = 300.0

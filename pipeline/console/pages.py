@@ -14,17 +14,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from pipeline.audit import record
-from pipeline.casefile import Case, find_violations, load_case
-from pipeline.clips import cut_clip
 from pipeline.console.auth import CheckedUser, CurrentUser
 from pipeline.console.context import ConsoleState, page, period_of, state
+from pipeline.console.users import User
 from pipeline.errors import AudioError
-from pipeline.panels import BY_ID, run_panel
 from pipeline.records import Review
-from pipeline.scope import Period, Scope, scoped_query
-from pipeline.scoring import Level, Score, compute_scores
-from pipeline.users import User
+from pipeline.reporting.audit import record
+from pipeline.reporting.casefile import Case, find_violations, load_case
+from pipeline.reporting.panels import BY_ID, run_panel
+from pipeline.reporting.scope import Period, Scope, scoped_query
+from pipeline.reporting.scoring import Level, Score, compute_scores
+from pipeline.speech.clips import cut_clip
 from pipeline.warehouse.rows import review_row
 
 router = APIRouter()

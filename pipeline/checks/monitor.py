@@ -1,0 +1,190 @@
+"""The monitor: everything a stream's events turn into violations, as one piece of stage logic.
+
+A :class:`Monitor` holds the claim detector and the listing checker (:mod:`pipeline.checks.listing`)
+with the facts of the streams it watches, and answers each event with its violations:
+
+- ``on_stream(info)``: a stream began or ended (who broadcasts it, for which MCN, since when);
+- ``on_listing(event)``: listing checks and listing-text claims (the checker's work);
+- ``on_segment(segment)``: claims heard in speech (kind ``claim``, source ``speech``), attributed to
+  the product on stage when they were said, then the cross check of efficacy claims.
+
+It also offers what the wiring around it needs, so no caller reaches through it: the ledger
+(``load_ledger``, ``on_ledger``, ``on_ledger_removed``, ``ledger_entry``), a stream's state as data
+(``snapshot``, ``restore``, ``restore_events``) and its release (``end_stream``).
+
+The same object serves the faust worker (one event at a time) and ``claimwatch analyze``
+(:meth:`replay`, a recorded stream in time order), so both give the same event ids.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from pipeline.checks.listing import ClaimDetector, ListingChecker
+from pipeline.checks.stage import StreamState
+from pipeline.checks.violations import Charge, violation
+from pipeline.claims import load_detector
+from pipeline.config import LEXICON_DIR
+from pipeline.ledger.qualifications import QualificationRules, load_rules
+from pipeline.records import (
+    Claim,
+    Evidence,
+    LedgerEntry,
+    ListingEvent,
+    StreamInfo,
+    TranscriptSegment,
+    Violation,
+    decode,
+    to_dict,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownStream(Exception):
+    """A segment arrived for a stream the monitor was never told about."""
+
+    stream_id: str
+
+    def __str__(self) -> str:
+        return f"no stream info for {self.stream_id!r} (its ingest must announce it first)"
+
+
+class Monitor:
+    """Detector + listing checker + the streams they watch (see the module docstring)."""
+
+    def __init__(self, detector: ClaimDetector, checker: ListingChecker) -> None:
+        self.detector = detector
+        self.checker = checker
+        self.streams: dict[str, StreamInfo] = {}
+
+    @property
+    def rules(self) -> QualificationRules:
+        """The qualification rules the checks apply (to read a ledger file with)."""
+        return self.checker.rules
+
+    # -- the ledger ------------------------------------------------------------------------------
+
+    def load_ledger(self, entries: Iterable[LedgerEntry]) -> None:
+        """Ledger rows of any MCNs (a warehouse's current ledger, or a file's)."""
+        self.checker.ledger.put_all(entries)
+
+    def on_ledger(self, entry: LedgerEntry) -> None:
+        self.checker.on_ledger(entry)
+
+    def on_ledger_removed(self, mcn_id: str, product_id: str) -> None:
+        self.checker.on_ledger_removed(mcn_id, product_id)
+
+    def ledger_entry(self, mcn_id: str, product_id: str) -> LedgerEntry | None:
+        return self.checker.ledger.get(mcn_id, product_id)
+
+    # -- streams -------------------------------------------------------------------------------------
+
+    def knows(self, stream_id: str) -> bool:
+        return stream_id in self.streams
+
+    def stream(self, stream_id: str) -> StreamInfo | None:
+        return self.streams.get(stream_id)
+
+    def on_stream(self, info: StreamInfo) -> None:
+        """A stream's facts: at its start, and again (with ``ended_at``) at its end."""
+        self.streams[info.stream_id] = info
+        self.checker.on_stream(info.stream_id, info.started_at)
+
+    def end_stream(self, stream_id: str) -> None:
+        """Forget a stream: its facts and what the checks remembered of it."""
+        self.streams.pop(stream_id, None)
+        self.checker.end_stream(stream_id)
+
+    def snapshot(self, stream_id: str) -> dict[str, Any] | None:
+        """A stream's facts and state as JSON-ready data (a worker keeps it in a table)."""
+        info = self.streams.get(stream_id)
+        state = self.checker.stream_state(stream_id)
+        if info is None or state is None:
+            return None
+        return {"info": to_dict(info), "state": state.snapshot()}
+
+    def restore(self, snapshot: Mapping[str, Any]) -> None:
+        """Take back a stream that a :meth:`snapshot` describes (after a restart or rebalance)."""
+        info = decode(StreamInfo, snapshot["info"])
+        self.on_stream(info)
+        self.checker.restore_stream(info.stream_id, StreamState.restore(snapshot["state"]))
+
+    def restore_events(self, info: StreamInfo, events: Iterable[ListingEvent]) -> None:
+        """Take back a stream from its facts and the listing events that moved its stage."""
+        self.on_stream(info)
+        state = self.checker.stream_state(info.stream_id)
+        if state is not None:
+            for event in events:
+                state.stage.record(event)
+
+    # -- events --------------------------------------------------------------------------------------
+
+    def on_listing(self, event: ListingEvent) -> list[Violation]:
+        return self.checker.on_listing(event)
+
+    def on_segment(self, segment: TranscriptSegment) -> list[Violation]:
+        """Claims heard in ``segment`` and the cross checks they trigger."""
+        info = self.streams.get(segment.stream_id)
+        if info is None:
+            raise UnknownStream(segment.stream_id)
+        claims = self.detector.detect(segment.text, source="speech")
+        if not claims:
+            return []
+        on_stage = self.checker.on_stage(segment.stream_id, segment.offset_s)
+        by_category: dict[str, list[Claim]] = {}
+        for claim in claims:
+            by_category.setdefault(claim.category, []).append(claim)
+        out = [speech_violation(info, segment, group, on_stage) for group in by_category.values()]
+        return out + self.checker.on_claims(segment, claims)
+
+    def replay(
+        self, info: StreamInfo, listings: Iterable[ListingEvent], segments: Iterable[TranscriptSegment]
+    ) -> list[Violation]:
+        """A recorded stream: its events in time order (a listing first on the same instant)."""
+        self.on_stream(info)
+        timed: list[tuple[float, int, ListingEvent | TranscriptSegment]] = [
+            ((e.ts - info.started_at).total_seconds(), 0, e)
+            for e in listings
+            if e.stream_id == info.stream_id
+        ]
+        timed += [(s.offset_s, 1, s) for s in segments]
+        out: list[Violation] = []
+        for _, _, item in sorted(timed, key=lambda t: (t[0], t[1])):
+            out += self.on_listing(item) if isinstance(item, ListingEvent) else self.on_segment(item)
+        return sorted(out, key=lambda v: (v.offset_s, v.event_id))
+
+
+def build_monitor(lexicon_dir: Path = LEXICON_DIR) -> Monitor:
+    """The monitor with the lexicons and qualification rules of ``lexicon_dir``."""
+    detector = load_detector(lexicon_dir)
+    return Monitor(detector, ListingChecker(load_rules(lexicon_dir), detector))
+
+
+_SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
+
+
+def speech_violation(
+    info: StreamInfo, segment: TranscriptSegment, claims: list[Claim], on_stage: ListingEvent | None
+) -> Violation:
+    """The claims of one category heard in one segment, as one violation.
+
+    The most severe claim (the first of equals) names the term and rule; all of them are in the
+    evidence. The id depends on the segment (itself derived from the audio alone) and the
+    category, not on the recognised characters, so the same claim in the same stretch of audio
+    keeps its id however the words were transcribed.
+    """
+    claim = max(claims, key=lambda c: _SEVERITY_RANK[c.severity])
+    evidence = Evidence(
+        listing=on_stage, claims=tuple(claims), segment=segment, asr_low_confidence=segment.low_confidence
+    )
+    return violation(
+        info, Charge.of_claim(claim), key=("speech", segment.segment_id, claim.category),
+        when=(info.started_at + timedelta(seconds=segment.offset_s), segment.offset_s, segment.end_offset_s),
+        source="speech", text=segment.text, evidence=evidence,
+        listing_id=on_stage.listing_id if on_stage else None,
+        product_id=on_stage.product_id if on_stage else None,
+    )  # fmt: skip

@@ -1,0 +1,208 @@
+"""Streaming commands: `worker`, `ingest audio|listings`, `deadletter list`, `analyze`, `demo`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from tqdm import tqdm
+
+from pipeline.commands.main import settings_of
+from pipeline.config import Settings
+from pipeline.errors import ConfigError, RecordError
+from pipeline.jsonl import write_objects
+from pipeline.records import StreamInfo, parse_datetime, to_dict
+from pipeline.speech.audio import duration_s, is_url
+from pipeline.stream.analyze import analyze
+from pipeline.stream.ingest import ingest_audio, ingest_listings
+from pipeline.stream.publish import Publisher, read_dead_letters
+from pipeline.warehouse import Store
+
+
+def broker_of(settings: Settings, command: str) -> str:
+    if not settings.broker_url:
+        raise ConfigError(
+            f"`claimwatch {command}` needs a broker: set CLAIMWATCH_BROKER_URL (host:port); "
+            "the embedded broker runs inside `claimwatch demo`"
+        )
+    return settings.broker_url
+
+
+def _started_at(value: str | None) -> datetime:
+    if value is None:
+        return datetime.now(UTC).replace(microsecond=0)
+    try:
+        return parse_datetime(value, "--started-at")
+    except RecordError as exc:
+        raise click.BadParameter(exc.reason, param_hint="--started-at") from None
+
+
+def _report(errors: list[RecordError]) -> None:
+    for error in errors:
+        click.echo(f"skipped: {error}", err=True)
+
+
+@click.command()
+@click.pass_context
+def worker(ctx: click.Context) -> None:
+    """Run a stream worker (faust): transcribe, detect, check, store, alert.
+
+    Start any number of them against one broker and one clickhouse-server: they share the
+    partitions (one consumer group). Stop with Ctrl-C or SIGTERM.
+    """
+    from pipeline.stream.worker import run_worker
+
+    settings = settings_of(ctx)
+    run_worker(settings, broker_of(settings, "worker"))
+
+
+@click.group()
+def ingest() -> None:
+    """Publish a stream's audio or listing events to the broker."""
+
+
+@ingest.command("audio")
+@click.argument("source")
+@click.option("--stream-id", required=True, help="The live room's stream id.")
+@click.option("--anchor-id", required=True, help="Who broadcasts it.")
+@click.option("--mcn-id", required=True, help="The MCN the anchor belongs to.")
+@click.option("--started-at", help="When the stream began (ISO 8601 with offset; default now).")
+@click.option("--realtime", is_flag=True, help="Pace a file at real time, as if it were live.")
+@click.pass_context
+def ingest_audio_command(
+    ctx: click.Context,
+    *,
+    source: str,
+    stream_id: str,
+    anchor_id: str,
+    mcn_id: str,
+    started_at: str | None,
+    realtime: bool,
+) -> None:
+    """Decode SOURCE (a file or a live HTTP/HLS/FLV/RTMP URL), archive it, cut it into speech
+    pieces and publish them."""
+    settings = settings_of(ctx)
+    info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at))
+    total = None if is_url(source) else duration_s(source)
+    with (
+        Publisher(broker_of(settings, "ingest audio"), settings.topic_partitions) as publisher,
+        tqdm(total=round(total or 0, 1) or None, unit="s", desc=stream_id, disable=None) as bar,
+    ):
+        done = ingest_audio(
+            publisher, info, source, audio_dir=settings.audio_dir, realtime=realtime, progress=_advance(bar)
+        )
+    click.echo(
+        f"{stream_id}: {done.audio_s:.1f} s of audio, {done.pieces} speech pieces "
+        f"({done.speech_s:.1f} s) published; archived at {done.info.audio_path}"
+    )
+
+
+def _advance(bar: tqdm) -> Callable[[float], None]:
+    def update(seconds: float) -> None:
+        bar.update(round(seconds, 1) - bar.n)
+
+    return update
+
+
+@ingest.command("listings")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@click.pass_context
+def ingest_listings_command(ctx: click.Context, file: str) -> None:
+    """Publish listing events (JSONL, DESIGN.md §3.3; `-` reads stdin)."""
+    settings = settings_of(ctx)
+    with Publisher(broker_of(settings, "ingest listings"), settings.topic_partitions) as publisher:
+        done = ingest_listings(publisher, file, max_line_bytes=settings.listing_max_line_bytes)
+    _report(done.errors)
+    click.echo(f"{done.published} listing events published, {len(done.errors)} skipped")
+    if done.errors:
+        ctx.exit(1)
+
+
+@click.group()
+def deadletter() -> None:
+    """Messages the workers could not process."""
+
+
+@deadletter.command("list")
+@click.option("--limit", default=100, show_default=True, help="Show at most this many (the newest).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_context
+def deadletter_list(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """List dead letters: where each came from, why it was refused, its original bytes."""
+    settings = settings_of(ctx)
+    letters = read_dead_letters(broker_of(settings, "deadletter list"))[-limit:]
+    for letter in letters:
+        if as_json:
+            click.echo(json.dumps(to_dict(letter), ensure_ascii=False))
+        else:
+            shown = letter.payload[:120].decode("utf-8", "replace")
+            click.echo(f"{letter.ts:%Y-%m-%d %H:%M:%S} {letter.topic}: {letter.reason}\n    {shown}")
+    if not as_json:
+        click.echo(f"{len(letters)} dead letter(s)")
+
+
+@click.command(name="analyze")
+@click.option("--audio", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--listings", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--ledger", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
+@click.option("--stream-id", required=True)
+@click.option("--anchor-id", required=True)
+@click.option("--mcn-id", required=True)
+@click.option("--started-at", required=True, help="ISO 8601 with offset, e.g. 2026-11-20T20:00:00+08:00.")
+@click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), required=True)
+@click.pass_context
+def analyze_command(
+    ctx: click.Context,
+    *,
+    audio: Path,
+    listings: Path,
+    ledger: Path,
+    stream_id: str,
+    anchor_id: str,
+    mcn_id: str,
+    started_at: str,
+    out: str,
+) -> None:
+    """Analyse a recorded stream in-process (no servers): one violation per line to OUT."""
+    settings = settings_of(ctx)
+    info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at), source=str(audio))
+    with tqdm(total=round(duration_s(audio) or 0, 1) or None, unit="s", desc="analyze", disable=None) as bar:
+        result = analyze(
+            settings, audio=audio, listings=listings, ledger=ledger, info=info, progress=_advance(bar)
+        )
+    _report(result.errors)
+    count = write_objects(out, (to_dict(v) for v in result.violations))
+    click.echo(f"{count} violations from {len(result.segments)} transcript segments", err=out == "-")
+
+
+@click.command()
+@click.option("--no-serve", is_flag=True, help="End after the summary instead of serving the console.")
+@click.option("--realtime", is_flag=True, help="Stream the sample at real time (about two minutes).")
+@click.option("--port", type=int, help="Console port (default: the console_port setting).")
+@click.pass_context
+def demo(ctx: click.Context, *, no_serve: bool, realtime: bool, port: int | None) -> None:
+    """The bundled sample stream through the whole pipeline on embedded parts (no servers), a
+    summary of its violations, then the console with a demo login."""
+    from pipeline.stream.demo import demo_session
+
+    settings = settings_of(ctx)
+    with demo_session(settings, realtime=realtime, say=click.echo) as (store, _run):
+        if not no_serve:
+            serve_console(settings, store, port)
+
+
+def serve_console(settings: Settings, store: Store, port: int | None) -> None:
+    """The console on the demo's warehouse, with the demo login printed on the terminal."""
+    from pipeline.console.server import serve
+    from pipeline.console.users import ensure_demo_login
+
+    user, password = ensure_demo_login(store)
+
+    def ready(url: str) -> None:
+        click.echo("")
+        click.echo(f"console: {url}   login: {user} / {password}   (Ctrl-C to stop)")
+
+    serve(settings, store=store, port=port, on_ready=ready)

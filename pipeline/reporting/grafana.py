@@ -1,0 +1,148 @@
+"""Grafana dashboards built from the console's panel queries (:mod:`pipeline.reporting.panels`).
+
+``python -m pipeline.reporting.grafana`` (or ``make dashboards``) writes ``dashboards/claimwatch.json`` for
+the grafana-clickhouse-datasource plugin. The console's placeholders become Grafana's:
+``%(start)s`` / ``%(end)s`` → ``$__fromTime`` / ``$__toTime``, ``%(tz)s`` → the ``tz`` variable,
+and ``{scope}`` → ``mcn_id IN (${mcn:singlequote})`` (a multi-value ``mcn`` variable).
+
+The ``mcn`` variable is a filter, not access control: give an MCN's Grafana users a ClickHouse user
+with a row policy on ``mcn_id`` (docs/console.md) — the console enforces the scope itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pipeline.config import PROJECT_ROOT, load_settings
+from pipeline.reporting.panels import PANELS, Panel
+from pipeline.reporting.scope import SCOPE_TOKEN
+from pipeline.reporting.scoring_rules import ScoringRules, load_rules
+
+DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "${DS_CLICKHOUSE}"}
+OUTPUT = PROJECT_ROOT / "dashboards" / "claimwatch.json"
+_SIZES = {"table": (24, 8), "timeseries": (12, 8), "barchart": (12, 8), "piechart": (12, 8)}
+
+
+def grafana_sql(sql: str) -> str:
+    """Console SQL with Grafana's macros and variables in place of the console's placeholders."""
+    return (
+        sql.replace("%(start)s", "$__fromTime")
+        .replace("%(end)s", "$__toTime")
+        .replace("%(tz)s", "'${tz}'")
+        .replace(SCOPE_TOKEN, "(mcn_id IN (${mcn:singlequote}))")
+    )
+
+
+def _panel(panel: Panel, rules: ScoringRules, index: int, y: int, x: int) -> dict[str, Any]:
+    width, height = _SIZES[panel.kind]
+    timeseries = panel.kind == "timeseries"
+    return {
+        "id": index + 1,
+        "type": panel.kind,
+        "title": f"{panel.title('zh')} / {panel.title('en')}",
+        "datasource": DATASOURCE,
+        "gridPos": {"h": height, "w": width, "x": x, "y": y},
+        "targets": [
+            {
+                "refId": "A",
+                "datasource": DATASOURCE,
+                "editorType": "sql",
+                "queryType": "timeseries" if timeseries else "table",
+                "format": 0 if timeseries else 1,
+                "rawSql": grafana_sql(panel.sql(rules)),
+            }
+        ],
+        "options": {},
+        "fieldConfig": {"defaults": {}, "overrides": []},
+        "description": (
+            f"ClaimWatch panel `{panel.id}` (pipeline/reporting/panels.py); scoring rules {rules.version}."
+        ),
+    }
+
+
+def _layout(rules: ScoringRules) -> list[dict[str, Any]]:
+    panels, x, y = [], 0, 0
+    for index, panel in enumerate(PANELS):
+        width, height = _SIZES[panel.kind]
+        if x + width > 24:
+            x, y = 0, y + height
+        panels.append(_panel(panel, rules, index, y, x))
+        x += width
+        if x >= 24:
+            x, y = 0, y + height
+    return panels
+
+
+def _variables(timezone: str) -> list[dict[str, Any]]:
+    # `${DS_CLICKHOUSE}` is filled in by Grafana's import (``__inputs``); a provisioned dashboard
+    # (deploy/grafana/) gets no import step, so the same name is also a datasource variable.
+    datasource = {
+        "name": "DS_CLICKHOUSE",
+        "label": "ClickHouse",
+        "type": "datasource",
+        "query": DATASOURCE["type"],
+        "hide": 0,
+    }
+    mcn = {
+        "name": "mcn",
+        "label": "MCN / 机构",
+        "type": "query",
+        "datasource": DATASOURCE,
+        "query": "SELECT DISTINCT mcn_id FROM streams FINAL ORDER BY mcn_id",
+        "definition": "SELECT DISTINCT mcn_id FROM streams FINAL ORDER BY mcn_id",
+        "multi": True,
+        "includeAll": True,
+        "refresh": 2,
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
+    }
+    tz = {"name": "tz", "type": "constant", "query": timezone, "hide": 2}
+    return [datasource, mcn, tz]
+
+
+def build_dashboard(rules: ScoringRules, timezone: str) -> dict[str, Any]:
+    """The dashboard as a JSON-ready dict (importable; asks for a ClickHouse datasource)."""
+    return {
+        "__inputs": [
+            {
+                "name": "DS_CLICKHOUSE",
+                "label": "ClickHouse",
+                "type": "datasource",
+                "pluginId": "grafana-clickhouse-datasource",
+                "pluginName": "ClickHouse",
+            }
+        ],
+        "__requires": [{"type": "datasource", "id": "grafana-clickhouse-datasource", "name": "ClickHouse"}],
+        "uid": "claimwatch-overview",
+        "title": "ClaimWatch 直播合规 / compliance overview",
+        "tags": ["claimwatch"],
+        "timezone": timezone,
+        "schemaVersion": 39,
+        "time": {"from": "now/M", "to": "now/M"},
+        "refresh": "30s",
+        "templating": {"list": _variables(timezone)},
+        "panels": _layout(rules),
+        "description": (
+            "Generated by `python -m pipeline.reporting.grafana` from pipeline/reporting/panels.py; "
+            "do not edit."
+        ),
+    }
+
+
+def render(rules: ScoringRules, timezone: str) -> str:
+    return json.dumps(build_dashboard(rules, timezone), ensure_ascii=False, indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Write the dashboard (default ``dashboards/claimwatch.json``) with the configured rules."""
+    settings = load_settings()
+    out = Path((argv or sys.argv[1:] or [str(OUTPUT)])[0])
+    out.write_text(render(load_rules(settings.scoring_file), settings.timezone), encoding="utf-8")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

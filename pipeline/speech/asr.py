@@ -1,0 +1,317 @@
+"""Streaming speech recognition for many live streams at once, with faster-whisper.
+
+A :class:`Transcriber` keeps a small state per stream (VAD, the audio not yet decoded, where the
+next piece begins) and one queue of *pieces* ready to decode, from all streams. Pieces are cut by
+:mod:`pipeline.speech.vad` at silences, so a word that straddles two :class:`AudioChunk` records is decoded
+once, whole, in one piece: chunk edges never reach the model. Each piece is decoded exactly once,
+and :meth:`Transcriber.step` decodes up to ``batch_size`` queued pieces, of any streams, in one
+batched encoder + decoder call (what faster-whisper's BatchedInferencePipeline does for the windows
+of one file).
+
+How a worker drives it for many streams::
+
+    transcriber = Transcriber(speech_model.load(settings))
+    for chunk in chunks_of_all_streams:            # AudioChunk records, any interleaving
+        transcriber.add(chunk)                     # cheap: buffers audio, runs the VAD
+        if transcriber.due(max_wait_s=2.0):        # a full batch, or a piece waiting too long
+            publish(transcriber.step())            # one batched decode
+        if chunk.final:
+            transcriber.finish(chunk.stream_id)    # its last speech joins the queue
+    # and on a timer (every second or so): if transcriber.due(2.0): publish(transcriber.step())
+
+``feed(chunk)`` (add, then decode everything queued) is the one-stream shortcut, and
+``flush(stream_id)`` ends a stream and decodes everything queued at once. Segment ids are
+derived from the stream id and the piece's sample offsets, which depend on the audio alone, so a
+stream processed twice yields the same ids.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from faster_whisper.audio import pad_or_trim
+from faster_whisper.tokenizer import Tokenizer
+from faster_whisper.transcribe import get_suppressed_tokens
+
+from pipeline.records import AudioChunk, TranscriptSegment, stable_id
+from pipeline.speech.filters import Part, Thresholds, judge_piece
+from pipeline.speech.models import LoadedModel
+from pipeline.speech.pieces import Piece, SpeechPieces, check_piece
+from pipeline.speech.vad import SAMPLE_RATE_HZ, CutOptions, Floats
+
+CPU_BUDGET_S = 28.0  # Whisper's encoder costs a full 30 s window per piece: fill it on a CPU
+GPU_BUDGET_S = 6.0  # on a GPU batching makes windows cheap: answer sooner
+_MAX_GAP_S = 30.0  # a longer hole in a stream's offsets starts it afresh instead of padding
+_TIME_STEP_S = 0.02  # one Whisper timestamp token
+WINDOW_FRAMES = 3000  # Whisper's window: 30 s of 10 ms feature frames
+
+
+@dataclass(frozen=True, slots=True)
+class TranscriberOptions:
+    """Decoding settings; ``cut`` decides the pieces (its budget: how long speech may wait)."""
+
+    language: str = "zh"
+    beam_size: int = 5
+    batch_size: int = 8
+    timestamps: bool = True  # split a piece into utterances with Whisper's timestamp tokens
+    tokens_per_s: float = 12.0  # decoding stops past this many tokens per second of audio
+    # The encoder's window per piece: 0 pads every piece to Whisper's 30 s (what faster-whisper
+    # does); > 0 sizes it to the piece, rounded up to this many seconds (and at least
+    # `min_context_s`). CTranslate2 encodes shorter windows in proportionally less time, so short
+    # pieces (an utterance) cost what they last, not 30 s; each piece is still decoded alone, so
+    # its text never depends on what else was in the batch.
+    context_step_s: float = 0.0
+    min_context_s: float = 6.0
+    # One segment per piece (an utterance), its id a function of the piece alone: what the worker
+    # wants, so a claim keeps its id however Whisper splits the words. Else one per timestamp span.
+    segment_per_piece: bool = False
+    cut: CutOptions = field(default_factory=CutOptions)
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+def default_options(device: str, latency_budget_s: float | None = None) -> TranscriberOptions:
+    """Options with the latency budget suited to the device unless one is given (docs/speech.md)."""
+    budget = latency_budget_s or (GPU_BUDGET_S if device == "cuda" else CPU_BUDGET_S)
+    return TranscriberOptions(cut=CutOptions(latency_budget_s=budget))
+
+
+def worker_options(device: str) -> TranscriberOptions:
+    """What the streaming worker (and `claimwatch analyze`) use for pieces cut at ingest, one per
+    utterance: an encoder window sized to each piece, one segment per piece."""
+    del device  # short windows pay on a GPU too
+    return TranscriberOptions(context_step_s=2.0, segment_per_piece=True, batch_size=8)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    stream_id: str
+    start: int  # absolute samples
+    end: int
+    audio: Floats
+    queued_at: float
+
+
+class Transcriber:
+    """Per-stream state plus one queue of pieces decoded in batches (see the module docstring).
+
+    Not thread-safe: one thread at a time (an async worker runs ``step`` in an executor, holding a
+    lock around ``add`` and ``step``).
+    """
+
+    def __init__(self, model: LoadedModel, options: TranscriberOptions | None = None) -> None:
+        self.model = model
+        self.options = opt = options or default_options(model.device)
+        whisper = model.whisper
+        self._tokenizer = Tokenizer(
+            whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=opt.language
+        )
+        self._prompt = whisper.get_prompt(self._tokenizer, [], without_timestamps=not opt.timestamps)
+        self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
+        self._streams: dict[str, SpeechPieces] = {}
+        self._queue: deque[_Job] = deque()
+        self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
+
+    # -- feeding ---------------------------------------------------------------------------------
+
+    def add(self, chunk: AudioChunk) -> None:
+        """Take one chunk of a stream: buffer it, run the VAD, queue the pieces it completes."""
+        samples = _samples(chunk)
+        start = round(chunk.offset_s * SAMPLE_RATE_HZ)
+        stream = self._streams.get(chunk.stream_id)
+        if stream is None or start - stream.end_sample > _MAX_GAP_S * SAMPLE_RATE_HZ:
+            if stream is not None:
+                self._queue_pieces(chunk.stream_id, stream.finish())
+            stream = self._streams[chunk.stream_id] = SpeechPieces(self.options.cut, start)
+        skip = stream.end_sample - start  # > 0: already seen (a redelivery); < 0: a gap
+        if skip < 0:
+            samples = np.concatenate([np.zeros(-skip, dtype=np.int16), samples])
+        elif skip > 0:
+            samples = samples[skip:]
+        if len(samples):
+            self._queue_pieces(chunk.stream_id, stream.push(samples))
+
+    def add_piece(self, chunk: AudioChunk) -> None:
+        """Queue a speech piece already cut where the audio entered (:mod:`pipeline.speech.pieces`)."""
+        samples = _samples(chunk)
+        if len(samples):
+            start = round(chunk.offset_s * SAMPLE_RATE_HZ)
+            self._queue_pieces(chunk.stream_id, [Piece(start, start + len(samples), samples)])
+
+    def feed(self, chunk: AudioChunk) -> list[TranscriptSegment]:
+        """One-stream shortcut: add the chunk, then decode everything queued (all of it at its end)."""
+        self.add(chunk)
+        return self.flush(chunk.stream_id) if chunk.final else self.drain()
+
+    def finish(self, stream_id: str) -> None:
+        """End of a stream: queue its last speech and forget its state (decoding comes with `step`)."""
+        stream = self._streams.pop(stream_id, None)
+        if stream is not None:
+            self._queue_pieces(stream_id, stream.finish())
+
+    def flush(self, stream_id: str) -> list[TranscriptSegment]:
+        """End of a stream: queue its last speech, forget its state, decode everything queued."""
+        self.finish(stream_id)
+        return self.drain()
+
+    # -- decoding --------------------------------------------------------------------------------
+
+    @property
+    def pending(self) -> int:
+        """Pieces queued for decoding, all streams together."""
+        return len(self._queue)
+
+    def due(self, max_wait_s: float) -> bool:
+        """Whether to decode now: a full batch is queued, or the oldest piece waited ``max_wait_s``."""
+        if len(self._queue) >= self.options.batch_size:
+            return True
+        return bool(self._queue) and time.monotonic() - self._queue[0].queued_at >= max_wait_s
+
+    def step(self) -> list[TranscriptSegment]:
+        """Decode up to ``batch_size`` queued pieces (oldest first, any streams) in batched calls,
+        one per window size."""
+        count = min(self.options.batch_size, len(self._queue))
+        jobs = [self._queue.popleft() for _ in range(count)]
+        return self._decode(jobs) if jobs else []
+
+    def drain(self) -> list[TranscriptSegment]:
+        """Decode everything queued, in batches."""
+        out: list[TranscriptSegment] = []
+        while self._queue:
+            out.extend(self.step())
+        return out
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _queue_pieces(self, stream_id: str, pieces: list[Piece]) -> None:
+        now = time.monotonic()
+        for piece in pieces:
+            audio = piece.audio.astype(np.float32) / 32768.0
+            self._queue.append(_Job(stream_id, piece.start, piece.end, audio, now))
+
+    def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
+        """Pieces grouped by encoder window size; one batched encode + generate per group."""
+        groups: dict[int, list[int]] = {}
+        for index, job in enumerate(jobs):
+            groups.setdefault(self._frames(job), []).append(index)
+        segments: dict[int, list[TranscriptSegment]] = {}
+        for frames, indices in groups.items():
+            for index, (scores, spans) in zip(
+                indices, self._generate(frames, [jobs[i] for i in indices]), strict=True
+            ):
+                segments[index] = self._segments(jobs[index], spans, *scores)
+        return [segment for index in sorted(segments) for segment in segments[index]]
+
+    def _frames(self, job: _Job) -> int:
+        """The encoder window of a piece, in 10 ms frames."""
+        step = self.options.context_step_s
+        if not step:
+            return WINDOW_FRAMES
+        seconds = max(self.options.min_context_s, math.ceil(len(job.audio) / SAMPLE_RATE_HZ / step) * step)
+        return min(WINDOW_FRAMES, round(seconds * 100))
+
+    def _generate(self, frames: int, jobs: list[_Job]) -> list[tuple[tuple[float, float], list[Span]]]:
+        """Each piece's (avg_logprob, no_speech_prob) and its timestamped spans."""
+        opt = self.options
+        whisper = self.model.whisper
+        features = np.stack(
+            [pad_or_trim(whisper.feature_extractor(job.audio)[..., :-1], frames) for job in jobs]
+        )
+        encoded = whisper.encode(features)
+        room = whisper.max_length - len(self._prompt)
+        results = whisper.model.generate(
+            encoded,
+            [list(self._prompt) for _ in jobs],
+            beam_size=opt.beam_size,
+            max_length=len(self._prompt) + min(room, int(frames / 100 * opt.tokens_per_s) + 16),
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+            return_scores=True,
+            return_no_speech_prob=True,
+        )
+        out: list[tuple[tuple[float, float], list[Span]]] = []
+        for job, result in zip(jobs, results, strict=True):
+            tokens = list(result.sequences_ids[0])
+            avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
+            spans = _split(tokens, self._tokenizer.timestamp_begin, len(job.audio) / SAMPLE_RATE_HZ)
+            out.append(((avg_logprob, float(result.no_speech_prob)), spans))
+        return out
+
+    def _segments(
+        self, job: _Job, spans: list[Span], avg_logprob: float, no_speech_prob: float
+    ) -> list[TranscriptSegment]:
+        if self.options.segment_per_piece and len(spans) > 1:
+            spans = [(spans[0][0], spans[-1][1], [t for _, _, tokens in spans for t in tokens])]
+        parts = [Part(self._tokenizer.decode(part), t1 - t0) for t0, t1, part in spans]
+        verdicts = judge_piece(
+            parts, no_speech_prob=no_speech_prob, avg_logprob=avg_logprob, thresholds=self.options.thresholds
+        )
+        start_s = job.start / SAMPLE_RATE_HZ
+        out: list[TranscriptSegment] = []
+        for index, ((t0, t1, _), verdict) in enumerate(zip(spans, verdicts, strict=True)):
+            if verdict.text is None:
+                self.dropped[verdict.reason] = self.dropped.get(verdict.reason, 0) + 1
+                continue
+            out.append(
+                TranscriptSegment(
+                    segment_id=self._segment_id(job, index),
+                    stream_id=job.stream_id,
+                    offset_s=round(start_s + t0, 3),
+                    end_offset_s=round(start_s + t1, 3),
+                    text=verdict.text,
+                    no_speech_prob=round(no_speech_prob, 4),
+                    avg_logprob=round(avg_logprob, 4),
+                    low_confidence=verdict.low_confidence,
+                    model=self.model.label,
+                )
+            )
+        return out
+
+    def _segment_id(self, job: _Job, index: int) -> str:
+        if self.options.segment_per_piece:
+            return stable_id("transcript", job.stream_id, job.start, job.end)
+        return stable_id("transcript", job.stream_id, job.start, job.end, index)
+
+
+Span = tuple[float, float, list[int]]
+
+
+def _split(tokens: list[int], timestamp_begin: int, duration_s: float) -> list[Span]:
+    """Text tokens grouped by Whisper's timestamp tokens: (start_s, end_s, tokens) within a piece."""
+    parts: list[Span] = []
+    start, current = 0.0, []
+    for token in tokens:
+        if token < timestamp_begin:
+            current.append(token)
+            continue
+        at = min(duration_s, (token - timestamp_begin) * _TIME_STEP_S)
+        if current:
+            parts.append((start, max(at, start), current))
+            current = []
+        start = at
+    if current:
+        parts.append((min(start, duration_s), duration_s, current))
+    return parts
+
+
+def _samples(chunk: AudioChunk) -> np.ndarray:
+    return np.frombuffer(check_piece(chunk).pcm, dtype="<i2").astype(np.int16)
+
+
+def transcribe_chunks(
+    transcriber: Transcriber, chunks: Iterable[AudioChunk], *, live: bool = False
+) -> Iterator[TranscriptSegment]:
+    """Segments of one stream's chunks, in order. A recording is decoded in full batches; a live
+    source (``live=True``) has each piece decoded as soon as it is cut."""
+    stream_id: str | None = None
+    for chunk in chunks:
+        stream_id = chunk.stream_id
+        transcriber.add(chunk)
+        if transcriber.due(max_wait_s=0.0 if live else float("inf")):
+            yield from transcriber.step()
+    if stream_id is not None:
+        yield from transcriber.flush(stream_id)

@@ -1,0 +1,128 @@
+"""The faust agents: each decodes records, calls the stage logic, sends the results on.
+
+A record that cannot be decoded (or that the stage logic refuses as malformed) goes to the
+``deadletter`` topic with the reason and its original bytes; the agent goes on with the next.
+
+- ``transcribe``: speech pieces of any streams, decoded in batches; their segments searched for
+  claims; segments and violations stored in ClickHouse, then published (``transcripts``,
+  ``violations``) and the pieces acked;
+- ``monitor``: stream facts and listing events: listing checks; stored, published, acked; the
+  state of a stream whose end was announced is then released;
+- ``alert``: high-severity violations → the MCN's webhooks (in the background).
+
+Doing the work of a piece in the agent that took it, rather than hopping through topics between
+stages, keeps a piece's words seconds from the warehouse; storing before acking keeps it
+at-least-once (rows are idempotent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import faust
+from faust.streams import Stream
+from faust.types import EventT, StreamT, TopicT
+
+from pipeline.checks.monitor import UnknownStream
+from pipeline.errors import AudioError, RecordError
+from pipeline.records import (
+    AudioChunk,
+    DeadLetter,
+    ListingEvent,
+    StreamInfo,
+    Violation,
+    decode,
+    encode,
+)
+from pipeline.stream import topics
+from pipeline.stream.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RECORD_TYPES: dict[str, type] = {topics.STREAMS: StreamInfo, topics.LISTINGS: ListingEvent}
+
+
+@dataclass(frozen=True)
+class Topics:
+    audio: TopicT
+    monitored: TopicT  # streams + listings
+    transcripts: TopicT
+    violations: TopicT
+    deadletter: TopicT
+
+
+def register(app: faust.App, t: Topics, rt: Runtime) -> None:
+    """Attach the agents to ``app``."""
+
+    async def dead_letter(event: EventT[Any], reason: str) -> None:
+        letter = DeadLetter(
+            topic=event.message.topic,
+            reason=reason,
+            payload=event.value if isinstance(event.value, bytes) else b"",
+            ts=datetime.now(UTC),
+            key=event.key,
+        )
+        log.warning("dead letter from %s: %s", letter.topic, reason)
+        await t.deadletter.send(key=event.key, value=encode(letter))
+
+    async def send_all(topic: TopicT, records: list[Any]) -> None:
+        for record in records:
+            await topic.send(key=record.stream_id.encode(), value=encode(record))
+
+    @app.agent(t.audio, concurrency=1)
+    async def transcribe(stream: StreamT[Any]) -> None:
+        # Speech pieces of any streams, decoded together; their segments checked for claims and
+        # stored, all before the pieces are acked: a worker killed meanwhile has its pieces
+        # decoded again by whoever takes the partition (the same pieces, the same ids).
+        batches = cast(Stream[Any], stream).noack_take(rt.settings.transcribe_batch_pieces, within=0.1)
+        async for events in batches:
+            chunks: list[AudioChunk] = []
+            for event in events:
+                try:
+                    chunks.append(rt.check_chunk(decode(AudioChunk, event.value)))
+                except (RecordError, AudioError, UnknownStream) as exc:
+                    await dead_letter(event, str(exc))
+            if chunks:
+                segments = await asyncio.to_thread(rt.transcribe, chunks)
+                violations = rt.on_segments(segments)
+                await rt.save([*segments, *violations])
+                await send_all(t.transcripts, segments)
+                await send_all(t.violations, violations)
+                rt.settle(chunk.stream_id for chunk in chunks)
+            for event in events:
+                await stream.ack(event)
+
+    @app.agent(t.monitored)
+    async def monitor(stream: StreamT[Any]) -> None:
+        # Stream facts and listing events: checked, stored, then acked (when this body returns).
+        async for event in stream.events():
+            topic = event.message.topic
+            try:
+                kind = RECORD_TYPES.get(topic)
+                if kind is None:
+                    raise RecordError(f"records of topic {topic!r} are not checked here")
+                record: Any = decode(kind, event.value)
+                violations = rt.handle(topic, record)
+            except RecordError as exc:
+                await dead_letter(event, str(exc))
+                continue
+            await rt.save([record, *violations])
+            await send_all(t.violations, violations)
+            rt.settle([record.stream_id])
+
+    @app.agent(t.violations)
+    async def alert(stream: StreamT[Any]) -> None:
+        if rt.alerts is None:
+            async for _ in stream:
+                pass
+            return
+        rt.alerts.start()
+        async for value in stream:
+            try:
+                rt.alerts.submit(decode(Violation, value))
+            except RecordError:
+                continue

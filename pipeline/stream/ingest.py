@@ -1,0 +1,126 @@
+"""Ingest: a stream's audio and its listing events onto the broker.
+
+``ingest_audio`` announces the stream (``streams``), decodes the source (a file or a live URL),
+archives the audio, cuts it into speech pieces (:mod:`pipeline.speech.pieces`) and publishes one
+:class:`AudioChunk` per piece (``audio.chunks``), then announces the stream's end. A file can be
+paced at real time (``realtime=True``) to behave as a live source; a live URL paces itself.
+
+``ingest_listings`` validates listing events (a bad line is reported with file, line and field and
+skipped) and publishes the good ones (``listings``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.errors import RecordError
+from pipeline.jsonl import MAX_LINE_BYTES, read_records
+from pipeline.records import AudioChunk, ListingEvent, StreamInfo, decode
+from pipeline.speech.archive import AudioArchive, archive_path
+from pipeline.speech.audio import DecodeOptions, decode_pcm, describe, is_url
+from pipeline.speech.pieces import speech_chunks
+from pipeline.speech.vad import SAMPLE_RATE_HZ
+from pipeline.stream import topics
+
+Samples = npt.NDArray[np.int16]
+BLOCK_S = 0.25  # audio is taken in (and, paced, released) a quarter second at a time: the VAD
+# sees the end of an utterance within that much of its happening
+
+
+class Sink(Protocol):
+    """Where ingest publishes (:class:`pipeline.stream.publish.Publisher`)."""
+
+    def send(self, topic: str, key: str, record: object) -> None: ...
+
+
+@dataclass
+class AudioIngest:
+    """What ingesting a stream's audio did."""
+
+    info: StreamInfo
+    pieces: int = 0
+    speech_s: float = 0.0
+    audio_s: float = 0.0
+    started_wall: float = 0.0  # time.monotonic() when the first audio was taken in
+    piece_ends: list[float] = field(default_factory=list)  # audio time each piece ended
+
+
+def ingest_audio(
+    sink: Sink,
+    info: StreamInfo,
+    source: str | Path,
+    *,
+    audio_dir: Path,
+    realtime: bool = False,
+    progress: Callable[[float], None] = lambda _s: None,
+) -> AudioIngest:
+    """Announce, archive, cut and publish one stream's audio; announce its end."""
+    path = archive_path(audio_dir, info.stream_id)
+    info = replace(info, source=describe(source), audio_path=str(path))
+    sink.send(topics.STREAMS, info.stream_id, info)
+    result = AudioIngest(info, started_wall=time.monotonic())
+    with AudioArchive(path) as archive:
+        blocks = _archived(decode_pcm(source, DecodeOptions(block_s=BLOCK_S)), archive)
+        if realtime and not is_url(source):
+            blocks = _paced(blocks, result.started_wall)
+        for chunk in speech_chunks(blocks, info.stream_id):
+            if chunk.final:
+                result.audio_s = chunk.offset_s
+                break
+            sink.send(topics.AUDIO, info.stream_id, _with_stream(chunk, info))
+            result.pieces += 1
+            result.speech_s += chunk.duration_s
+            result.piece_ends.append(chunk.offset_s + chunk.duration_s)
+            progress(chunk.offset_s + chunk.duration_s)
+    ended = replace(info, ended_at=info.started_at + timedelta(seconds=result.audio_s))
+    sink.send(topics.STREAMS, info.stream_id, ended)
+    result.info = ended
+    progress(result.audio_s)
+    return result
+
+
+def _with_stream(chunk: AudioChunk, info: StreamInfo) -> AudioChunk:
+    return replace(chunk, anchor_id=info.anchor_id, mcn_id=info.mcn_id, started_at=info.started_at)
+
+
+def _archived(blocks: Iterable[Samples], archive: AudioArchive) -> Iterator[Samples]:
+    for block in blocks:
+        archive.write(block)
+        yield block
+
+
+def _paced(blocks: Iterable[Samples], started: float) -> Iterator[Samples]:
+    """Blocks released no sooner than they would have been heard live."""
+    heard = 0
+    for block in blocks:
+        heard += len(block)
+        delay = started + heard / SAMPLE_RATE_HZ - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        yield block
+
+
+@dataclass
+class ListingIngest:
+    published: int = 0
+    errors: list[RecordError] = field(default_factory=list)
+
+
+def ingest_listings(sink: Sink, path: str | Path, *, max_line_bytes: int = MAX_LINE_BYTES) -> ListingIngest:
+    """Publish a JSONL file of listing events (``-``: stdin); bad lines are collected, not sent."""
+    result = ListingIngest()
+    for _, item in read_records(path, lambda d: decode(ListingEvent, d), max_line_bytes):
+        if isinstance(item, RecordError):
+            result.errors.append(item)
+            continue
+        sink.send(topics.LISTINGS, item.stream_id, item)
+        result.published += 1
+    return result

@@ -1,0 +1,175 @@
+"""The runtime of one worker process: the stage objects the agents call, and stream restore.
+
+A :class:`Runtime` holds the monitor (:mod:`pipeline.checks.monitor`), the transcriber, the sink
+and the alert sender, and offers the agents one method per step (``handle`` stream facts and
+listings, ``check_chunk``/``transcribe``/``on_segments`` for speech, ``save``, ``settle``), plus
+``on_ledger``/``on_ledger_removed`` for the ledger table. It knows nothing of faust: the stage table
+it keeps streams in is any mutable mapping of bytes (a faust Table in the worker).
+
+Restarts are correct whatever the broker: when the worker has no state of a stream, the table is
+asked first, then the warehouse (:mod:`pipeline.warehouse.streams`), which holds every stream
+announcement and listing event the sink wrote before it acked them. A stream that has ended is
+released (:meth:`Runtime.settle`) once its records are stored: a late piece of it brings it back
+from the warehouse, and it is released again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipeline.checks.monitor import Monitor, UnknownStream, build_monitor
+from pipeline.config import Settings
+from pipeline.records import AudioChunk, LedgerEntry, ListingEvent, StreamInfo, TranscriptSegment, Violation
+from pipeline.reporting.alerts import AlertSender, load_targets
+from pipeline.speech import models
+from pipeline.speech.asr import Transcriber, worker_options
+from pipeline.speech.models import LoadedModel
+from pipeline.speech.pieces import check_piece
+from pipeline.warehouse import Store
+from pipeline.warehouse.ledger import current_ledger
+from pipeline.warehouse.rows import rows_for
+from pipeline.warehouse.sink import BatchingSink
+from pipeline.warehouse.streams import stored_stream
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Runtime:
+    """The stage objects of one worker process and the state restore logic."""
+
+    settings: Settings
+    store: Store
+    monitor: Monitor
+    transcriber: Transcriber
+    sink: BatchingSink
+    alerts: AlertSender | None = None
+    stage_table: MutableMapping[bytes, bytes] | None = None
+    counts: Counter[str] = field(default_factory=Counter)  # what this process has done, by kind
+    store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    # -- stream facts and listing events (the monitor agent) ----------------------------------------
+
+    def handle(self, topic: str, record: StreamInfo | ListingEvent) -> list[Violation]:
+        """A stream fact or a listing event → its violations."""
+        self.restore(record.stream_id)
+        if isinstance(record, StreamInfo):
+            self.monitor.on_stream(record)
+            found: list[Violation] = []
+        elif isinstance(record, ListingEvent):
+            found = self.monitor.on_listing(record)
+        else:
+            raise TypeError(f"{topic}: the monitor takes no {type(record).__name__}")
+        self.remember(record.stream_id)
+        self.counts[topic] += 1
+        self.counts["violations"] += len(found)
+        return found
+
+    # -- speech pieces (the transcribe agent) ---------------------------------------------------------
+
+    def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
+        """A piece the transcriber can take, of a stream this worker can place; an error otherwise."""
+        check_piece(chunk, self.settings.audio_chunk_max_s)
+        if not self.restore(chunk.stream_id):
+            if chunk.stream is None:
+                raise UnknownStream(chunk.stream_id)
+            self.monitor.on_stream(chunk.stream)
+        return chunk
+
+    def transcribe(self, chunks: list[AudioChunk]) -> list[TranscriptSegment]:
+        """Speech pieces of any streams, decoded in batches (runs in a thread: it is CPU work)."""
+        for chunk in chunks:
+            self.transcriber.add_piece(chunk)
+        segments: list[TranscriptSegment] = self.transcriber.drain()
+        self.counts["pieces"] += len(chunks)
+        self.counts["segments"] += len(segments)
+        return segments
+
+    def on_segments(self, segments: list[TranscriptSegment]) -> list[Violation]:
+        """Claims heard in transcript segments and the cross checks they trigger."""
+        found = [v for segment in segments for v in self.monitor.on_segment(segment)]
+        self.counts["violations"] += len(found)
+        return found
+
+    # -- storing and releasing ----------------------------------------------------------------------
+
+    async def save(self, records: list[Any]) -> None:
+        """Records written to the warehouse now, waiting out an outage (one writer at a time)."""
+        written: Counter[str] = Counter()
+        async with self.store_lock:
+            for record in records:
+                for table, row in rows_for(record, self.stream_info):
+                    self.sink.add(table, row)
+                    written[f"stored.{table}"] += 1
+            await asyncio.to_thread(self.sink.flush_until_done)
+        self.counts.update(written)
+
+    def settle(self, stream_ids: Iterable[str]) -> None:
+        """Release the state of those streams that have ended (call once their records are stored)."""
+        for stream_id in set(stream_ids):
+            info = self.monitor.stream(stream_id)
+            if info is None or info.ended_at is None:
+                continue
+            self.monitor.end_stream(stream_id)
+            if self.stage_table is not None:
+                self.stage_table.pop(stream_id.encode(), None)
+            self.counts["streams.released"] += 1
+            log.info("stream %s ended at %s: its state is released", stream_id, info.ended_at.isoformat())
+
+    def stream_info(self, stream_id: str) -> StreamInfo | None:
+        self.restore(stream_id)
+        return self.monitor.stream(stream_id)
+
+    # -- the ledger (the global ledger table) -----------------------------------------------------------
+
+    def on_ledger(self, entry: LedgerEntry) -> None:
+        self.monitor.on_ledger(entry)
+
+    def on_ledger_removed(self, mcn_id: str, product_id: str) -> None:
+        self.monitor.on_ledger_removed(mcn_id, product_id)
+
+    # -- restore ---------------------------------------------------------------------------------------
+
+    def restore(self, stream_id: str) -> bool:
+        """Bring back a stream's state after a restart: the table first, else the warehouse."""
+        if self.monitor.knows(stream_id):
+            return True
+        saved = self.stage_table.get(stream_id.encode()) if self.stage_table is not None else None
+        if saved is not None:
+            self.monitor.restore(json.loads(saved))
+            return True
+        stored = stored_stream(self.store, stream_id)
+        if stored is None:
+            return False
+        self.monitor.restore_events(stored.info, stored.stage_events)
+        log.info(
+            "stream %s restored from the warehouse (%d stage events)", stream_id, len(stored.stage_events)
+        )
+        return True
+
+    def remember(self, stream_id: str) -> None:
+        """Keep a stream's state in the changelog-backed table."""
+        snapshot = self.monitor.snapshot(stream_id)
+        if self.stage_table is not None and snapshot is not None:
+            self.stage_table[stream_id.encode()] = json.dumps(snapshot, ensure_ascii=False).encode()
+
+
+def create_runtime(settings: Settings, store: Store, *, model: LoadedModel | None = None) -> Runtime:
+    """The stage objects of a worker, the ledger loaded from the warehouse (every MCN)."""
+    monitor = build_monitor(settings.lexicon_dir)
+    monitor.load_ledger(current_ledger(store))
+    model = model or models.load(settings)
+    return Runtime(
+        settings=settings,
+        store=store,
+        monitor=monitor,
+        transcriber=Transcriber(model, worker_options(model.device)),
+        sink=BatchingSink(store, max_rows=settings.sink_batch_rows, max_age_s=settings.sink_flush_s),
+        alerts=AlertSender(load_targets(settings.alerts_file)) if settings.alerts_file else None,
+    )

@@ -1,0 +1,39 @@
+"""A stream as the warehouse holds it: what a worker needs to take a stream back after a restart.
+
+The sink stores every stream announcement and listing event before the worker acks it, so the
+warehouse can always answer "who broadcasts this stream, since when, and which listing events moved
+its stage" for a stream a worker has no state of (a fresh worker, a rebalance, or a broker whose
+ListOffsets answers cannot be trusted, as tansu's cannot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pipeline.records import ListingEvent, StreamInfo, decode
+from pipeline.warehouse import Store
+
+
+@dataclass(frozen=True, slots=True)
+class StoredStream:
+    """A stream's facts and its stage-moving listing events (``explain``/``off_shelf``), in order."""
+
+    info: StreamInfo
+    stage_events: list[ListingEvent]
+
+
+def stored_stream(store: Store, stream_id: str) -> StoredStream | None:
+    """The stream as stored, or None when the warehouse has never seen it."""
+    rows = store.query(
+        "SELECT stream_id, anchor_id, mcn_id, started_at, source, audio_path, ended_at "
+        "FROM streams FINAL WHERE stream_id = %(s)s",
+        {"s": stream_id},
+    )
+    if not rows:
+        return None
+    events = store.query(
+        "SELECT raw FROM listings FINAL WHERE stream_id = %(s)s AND event IN ('explain', 'off_shelf') "
+        "ORDER BY ts, event_id",
+        {"s": stream_id},
+    )
+    return StoredStream(StreamInfo(**rows[0]), [decode(ListingEvent, row["raw"]) for row in events])

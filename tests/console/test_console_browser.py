@@ -1,0 +1,209 @@
+"""The console in headless Chromium (Debian chromium + chromedriver, driven by Selenium).
+
+Log in, see the overview with data, open a violation, play its clip, dismiss it with a reason and
+see the score change, watch a new violation arrive live, export evidence and verify it. Screenshots
+go to test-artifacts/browser/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from pipeline.console.users import add_user
+from pipeline.reporting.evidence import verify_bundle
+from pipeline.reporting.signing import key_path, load_or_create_key
+from pipeline.warehouse import Store
+from pipeline.warehouse.rows import violation_row
+from tests import scenario
+from tests.console_support import PASSWORD, running_console
+from tests.paths import ROOT
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+ARTIFACTS = ROOT / "test-artifacts" / "browser"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+if CHROMIUM is None or CHROMEDRIVER is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("chromium and chromium-driver are needed (make deps installs them)")
+    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
+
+from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
+from selenium.webdriver.chrome.service import Service  # noqa: E402
+from selenium.webdriver.common.by import By  # noqa: E402
+from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1400,1100",
+        "--autoplay-policy=no-user-gesture-required",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
+    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    driver.implicitly_wait(5)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def shot(driver: webdriver.Chrome, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(condition: object, driver: webdriver.Chrome, timeout_s: float = 15) -> None:
+    """Until ``condition(driver)`` holds; an element replaced by a page load meanwhile is looked up
+    again on the next poll rather than failing the test."""
+    WebDriverWait(driver, timeout_s, ignored_exceptions=[StaleElementReferenceException]).until(
+        condition  # type: ignore[arg-type]
+    )
+
+
+def anchor_score(driver: webdriver.Chrome, url: str, anchor: str) -> float:
+    driver.get(f"{url}/?period={scenario.PERIOD}")
+    row = driver.find_element(By.CSS_SELECTOR, f'#scores-anchor tr[data-subject="{anchor}"] td.score')
+    return float(row.text)
+
+
+def newest_download(folder: Path, timeout_s: float = 30) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        done = list(folder.glob("*.zip"))
+        if done and not list(folder.glob("*.crdownload")):
+            return done[0]
+        time.sleep(0.2)
+    raise AssertionError(f"no download in {folder}")
+
+
+@pytest.mark.parametrize("store_settings", ["embedded"], indirect=True)
+def test_console_in_a_browser(
+    store: Store, store_settings: object, browser: webdriver.Chrome, tmp_path: Path
+) -> None:
+    scenario.seed(store)
+    add_user(store, "cert", PASSWORD, "certifier", display_name="王审核")
+    with running_console(store_settings, store) as url:  # type: ignore[arg-type]
+        run_scenario(browser, url, store, tmp_path / "downloads", store_settings)
+
+
+def run_scenario(driver: webdriver.Chrome, url: str, store: Store, downloads: Path, settings: object) -> None:
+    log_in(driver, url)
+    before = see_overview(driver, url)
+    play_and_dismiss(driver, url)
+    after = anchor_score(driver, url, "anchor-xiaomei")
+    assert after > before, (before, after)
+    driver.find_element(By.CSS_SELECTOR, '#scores-anchor tr[data-subject="anchor-xiaomei"] summary').click()
+    shot(driver, "05-overview-after-dismissal")
+    watch_live(driver, url, store)
+    switch_language(driver, url)
+    export_and_verify(driver, url, downloads, settings)
+
+
+def log_in(driver: webdriver.Chrome, url: str) -> None:
+    """The overview redirects to the login page first."""
+    driver.get(f"{url}/?period={scenario.PERIOD}")
+    assert "/login" in driver.current_url
+    shot(driver, "01-login")
+    driver.find_element(By.ID, "username").send_keys("cert")
+    driver.find_element(By.ID, "password").send_keys(PASSWORD)
+    driver.find_element(By.ID, "login-submit").click()
+    wait_for(lambda d: d.find_elements(By.ID, "scores-mcn"), driver)
+
+
+def see_overview(driver: webdriver.Chrome, url: str) -> float:
+    """Scores, grades and drawn charts; returns anchor-xiaomei's score."""
+    assert "48.8" in driver.find_element(By.ID, "scores-anchor").text
+    wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, "#chart-trend-mcn canvas"), driver)
+    assert driver.find_elements(By.CSS_SELECTOR, "#chart-by-category canvas")
+    shot(driver, "02-overview")
+    return anchor_score(driver, url, "anchor-xiaomei")
+
+
+def play_and_dismiss(driver: webdriver.Chrome, url: str) -> None:
+    """Open a violation from the list, play its clip, dismiss it with a reason."""
+    driver.get(f"{url}/violations?period={scenario.PERIOD}&anchor=anchor-xiaomei")
+    price = next(v for v in scenario.starlight_violations() if v.category == "price")
+    driver.find_element(By.CSS_SELECTOR, f'a[href="/violations/{price.event_id}"]').click()
+    wait_for(lambda d: d.find_elements(By.ID, "clip"), driver)
+    assert "全网最低价" in driver.find_element(By.ID, "transcript").text
+    assert "价格法" in driver.find_element(By.ID, "legal-basis").text
+    driver.execute_script("document.getElementById('clip').play();")
+    wait_for(lambda d: d.execute_script("return document.getElementById('clip').currentTime") > 0.5, driver)
+    assert driver.execute_script("return document.getElementById('clip').error") is None
+    shot(driver, "03-violation-playing")
+    driver.find_element(By.ID, "reason").send_keys("主播在引用竞品宣传，非本产品宣称")
+    driver.find_element(By.ID, "dismiss").click()
+    wait_for(lambda d: "误报驳回" in d.find_element(By.ID, "decision").text, driver)
+    shot(driver, "04-dismissed")
+
+
+def watch_live(driver: webdriver.Chrome, url: str, store: Store) -> None:
+    """A violation written now shows up without reloading (server-sent events)."""
+    driver.get(f"{url}/live")
+    time.sleep(1.0)
+    fresh = replace(
+        scenario.starlight_violations()[0],
+        event_id="live-new-1",
+        ts=datetime.now(UTC),
+        text="刚刚说的：顶级配方，全网第一",
+    )
+    store.insert("violations", [violation_row(fresh)])
+    wait_for(lambda d: "顶级配方" in d.find_element(By.ID, "violation-rows").text, driver, 20)
+    shot(driver, "06-live")
+
+
+def switch_language(driver: webdriver.Chrome, url: str) -> None:
+    driver.get(f"{url}/?period={scenario.PERIOD}&lang=en")
+    assert "Overview" in driver.find_element(By.TAG_NAME, "nav").text
+    shot(driver, "07-overview-en")
+    driver.get(f"{url}/?lang=zh")
+    assert "总览" in driver.find_element(By.TAG_NAME, "nav").text
+
+
+def export_and_verify(driver: webdriver.Chrome, url: str, downloads: Path, settings: object) -> None:
+    """Export the anchor's evidence, verify it here and through the console; both are audited."""
+    driver.get(f"{url}/evidence")
+    # The page proposes the month of the newest violation: the one watch_live wrote just now, in
+    # whatever month the test runs. The scenario's anchor and month are chosen as a user would.
+    Select(driver.find_element(By.ID, "export-anchor")).select_by_value("anchor-xiaomei")
+    driver.execute_script("document.getElementById('export-period').value = arguments[0];", scenario.PERIOD)
+    driver.find_element(By.ID, "export-submit").click()
+    bundle = newest_download(downloads)
+    trusted = load_or_create_key(key_path(settings)).public_key()  # type: ignore[arg-type]
+    assert verify_bundle(bundle, trusted).ok
+    driver.get(f"{url}/evidence")
+    driver.find_element(By.ID, "verify-file").send_keys(str(bundle))
+    driver.find_element(By.ID, "verify-submit").click()
+    wait_for(lambda d: d.find_elements(By.ID, "verify-result"), driver)
+    assert "校验通过" in driver.find_element(By.ID, "verify-result").text
+    shot(driver, "08-evidence-verified")
+    driver.get(f"{url}/audit")
+    assert "evidence.export" in driver.page_source
+    assert "review.dismiss" in driver.page_source
+    shot(driver, "09-audit")

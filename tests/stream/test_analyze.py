@@ -1,0 +1,59 @@
+"""`claimwatch analyze` in-process (pipeline.stream.analyze): the sample through the worker's
+stages, bad input reported and skipped, the same ids on every run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.config import load_settings
+from pipeline.records import StreamInfo
+from pipeline.sample import load_sample
+from pipeline.speech import models
+from pipeline.stream.analyze import Analysis, analyze
+
+pytestmark = pytest.mark.slow
+
+SAMPLE = load_sample()
+INFO = StreamInfo(SAMPLE.stream_id, SAMPLE.anchor_id, SAMPLE.mcn_id, SAMPLE.started_at)
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory: pytest.TempPathFactory) -> models.LoadedModel:
+    return models.load(load_settings(data_dir=tmp_path_factory.mktemp("analyze-data")))
+
+
+def run(
+    model: models.LoadedModel, tmp: Path, listings: Path, progress: list[float] | None = None
+) -> Analysis:
+    seen = progress if progress is not None else []
+    return analyze(
+        load_settings(data_dir=tmp), audio=SAMPLE.audio, listings=listings, ledger=SAMPLE.ledger, info=INFO,
+        model=model, progress=seen.append,
+    )  # fmt: skip
+
+
+def test_bad_listing_lines_are_reported_and_the_rest_analysed(
+    model: models.LoadedModel, tmp_path: Path
+) -> None:
+    lines = SAMPLE.listings.read_text(encoding="utf-8").splitlines()
+    listings = tmp_path / "listings.jsonl"
+    listings.write_text("\n".join([lines[0], '{"event": "explain"}', *lines[1:]]) + "\n", encoding="utf-8")
+    progress: list[float] = []
+    done = run(model, tmp_path, listings, progress)
+    assert [(e.line, e.field) for e in done.errors] == [(2, "ts")]
+    assert progress == sorted(progress)
+    assert progress[-1] == pytest.approx(done.segments[-1].end_offset_s, abs=2.0)
+    checks = {(v.listing_id, v.category) for v in done.violations if v.kind != "claim"}
+    assert checks == {(c["listing_id"], c["category"]) for c in SAMPLE.expected["checks"]}
+    assert [v.offset_s for v in done.violations] == sorted(v.offset_s for v in done.violations)
+    assert all(v.source == "speech" for v in done.violations if v.kind == "claim")
+
+
+def test_the_same_recording_gives_the_same_violations(model: models.LoadedModel, tmp_path: Path) -> None:
+    first = run(model, tmp_path, SAMPLE.listings)
+    again = run(model, tmp_path, SAMPLE.listings)
+    assert [v.event_id for v in first.violations] == [v.event_id for v in again.violations]
+    assert [s.segment_id for s in first.segments] == [s.segment_id for s in again.segments]
+    assert len({v.event_id for v in first.violations}) == len(first.violations)
