@@ -1,8 +1,12 @@
-"""Evaluating the detector on labelled utterances (``{"id", "text", "labels", "source"?}`` lines).
+"""Evaluating the detector on labelled utterances (``{"id", "text", "labels", "source"?, "kind"?,
+"part"?}`` lines, in a file or a directory of files).
 
 Per category: precision, recall and F1 of the utterance-level label sets; their macro average;
-binary F1 (does the utterance contain any claim); the share of no-claim utterances flagged; and a
-multi-label confusion table (each gold label, or ``none``, against each predicted label, or ``none``).
+binary F1 (does the utterance contain any claim); the share of no-claim utterances flagged; a
+multi-label confusion table (each gold label, or ``none``, against each predicted label, or ``none``);
+and the same figures per source kind (``kind``: ruling, platform_rule, real_asr, published_copy,
+meta; lines without one are ``authored``). ``part`` (``dev`` or ``heldout``) selects the
+development or the held-out part of a corpus split by source (tests/data/real/README.md).
 """
 
 from __future__ import annotations
@@ -24,14 +28,21 @@ NONE = "none"
 SOURCES: dict[str, Source] = {"speech": "speech", "spoken": "speech", "asr": "speech", "listing": "listing"}
 
 
+AUTHORED = "authored"
+KINDS = ("ruling", "platform_rule", "real_asr", "published_copy", "meta", AUTHORED)
+PARTS = ("dev", "heldout")
+
+
 @dataclass(frozen=True, slots=True)
 class Example:
-    """One labelled utterance."""
+    """One labelled utterance, with the kind of source it comes from and its part of the split."""
 
     id: str
     text: str
     labels: frozenset[str]
     source: Source = "speech"
+    kind: str = AUTHORED
+    part: str = ""
 
 
 def parse_example(obj: Mapping[str, Any]) -> Example:
@@ -48,12 +59,24 @@ def parse_example(obj: Mapping[str, Any]) -> Example:
     source = obj.get("source", "speech")
     if source not in SOURCES:
         raise RecordError(f"{source!r} is not one of {', '.join(SOURCES)}", field="source")
-    return Example(str(obj.get("id", "")), text, frozenset(labels), SOURCES[source])
+    kind = obj.get("kind", AUTHORED)
+    if kind not in KINDS:
+        raise RecordError(f"{kind!r} is not one of {', '.join(KINDS)}", field="kind")
+    part = obj.get("part", "")
+    if part not in ("", *PARTS):
+        raise RecordError(f"{part!r} is not one of {', '.join(PARTS)}", field="part")
+    return Example(str(obj.get("id", "")), text, frozenset(labels), SOURCES[source], kind, part)
 
 
 def read_examples(path: str | Path) -> Iterator[tuple[int, Example | RecordError]]:
     """Each labelled line of a JSONL file, or the RecordError that locates a bad one."""
     return read_records(path, parse_example)
+
+
+def data_files(path: str | Path) -> list[Path]:
+    """The JSONL files of ``path``: the file itself, or a directory's ``*.jsonl`` in name order."""
+    where = Path(path)
+    return sorted(where.glob("*.jsonl")) if where.is_dir() else [where]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +112,13 @@ class Report:
     no_claim: int = 0
     no_claim_flagged: int = 0
     errors: list[tuple[Example, frozenset[str]]] = field(default_factory=list)
+    kinds: dict[str, Report] = field(default_factory=dict)  # the same figures per source kind
 
     def add(self, example: Example, predicted: frozenset[str]) -> None:
+        self._add(example, predicted)
+        self.kinds.setdefault(example.kind, Report())._add(example, predicted)
+
+    def _add(self, example: Example, predicted: frozenset[str]) -> None:
         self.examples += 1
         for category in CATEGORIES:
             gold, found = category in example.labels, category in predicted
@@ -126,7 +154,13 @@ class Report:
         return self.no_claim_flagged / self.no_claim if self.no_claim else 0.0
 
     def summary(self) -> dict[str, Any]:
-        """The figures as a JSON-ready mapping."""
+        """The figures as a JSON-ready mapping (with the per-kind figures when there are several)."""
+        out = self._figures()
+        if len(self.kinds) > 1:
+            out["kinds"] = {kind: self.kinds[kind]._figures() for kind in sorted(self.kinds)}
+        return out
+
+    def _figures(self) -> dict[str, Any]:
         return {
             "examples": self.examples,
             "macro_f1": round(self.macro_f1, 4),
@@ -167,6 +201,9 @@ def format_report(report: Report, *, errors: int = 0) -> str:
         "confusions (rows: labelled, columns: detected; multi-label pairs)",
     ]
     lines += _confusion_table(report)
+    if len(report.kinds) > 1:
+        lines += ["", "by source kind", _KIND_HEADER]
+        lines += [_kind_line(kind, report.kinds[kind]) for kind in KINDS if kind in report.kinds]
     for example, predicted in report.errors[:errors]:
         lines.append(
             json.dumps(
@@ -190,3 +227,15 @@ def _confusion_table(report: Report) -> list[str]:
         cells = "".join(f"{report.confusions[gold, found]:>8}" for found in names)
         rows.append(f"{gold:<14}{cells}")
     return rows
+
+
+_KIND_HEADER = f"{'kind':<16}{'lines':>7}{'claims':>8}{'bin-F1':>8}{'prec':>7}{'recall':>8}{'macro-F1':>10}{'flagged':>9}"
+
+
+def _kind_line(kind: str, r: Report) -> str:
+    b = r.binary_scores
+    claims = r.examples - r.no_claim
+    return (
+        f"{kind:<16}{r.examples:>7}{claims:>8}{b.f1:>8.3f}{b.precision:>7.3f}{b.recall:>8.3f}"
+        f"{r.macro_f1:>10.3f}{r.flagged_share:>9.1%}"
+    )

@@ -12,7 +12,7 @@ import click
 from tqdm import tqdm
 
 from pipeline.claims.detector import Detector, Source, load_detector
-from pipeline.claims.evaluation import SOURCES, Example, evaluate, format_report, read_examples
+from pipeline.claims.evaluation import SOURCES, Example, data_files, evaluate, format_report, read_examples
 from pipeline.commands.main import settings_of
 from pipeline.errors import RecordError
 from pipeline.jsonl import read_records, write_objects
@@ -141,20 +141,29 @@ def _report(bad: list[RecordError]) -> None:
 @click.option(
     "--data",
     required=True,
-    type=click.Path(exists=True, dir_okay=False, allow_dash=True),
-    help='Labelled JSONL: {"id", "text", "labels", "source"?} per line.',
+    type=click.Path(exists=True, allow_dash=True),
+    help='Labelled JSONL, or a directory of them: {"id", "text", "labels", "source"?, "kind"?, "part"?}.',
+)
+@click.option(
+    "--part",
+    type=click.Choice(["dev", "heldout", "all"]),
+    default="all",
+    show_default=True,
+    help="Of a split corpus (tests/data/real), only the development or the held-out lines.",
 )
 @click.option("--errors", default=0, show_default=True, help="Also list up to N utterances it got wrong.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @_lexicons_option
 @click.pass_context
 def eval_claims(
-    ctx: click.Context, *, data: str, errors: int, as_json: bool, lexicon_dir: Path | None
+    ctx: click.Context, *, data: str, part: str, errors: int, as_json: bool, lexicon_dir: Path | None
 ) -> None:
-    """Precision, recall and F1 per category, macro-F1, binary F1, no-claim lines flagged, confusions."""
+    """Precision, recall and F1 per category, macro-F1, binary F1, no-claim lines flagged, confusions,
+    and the same per source kind."""
     detector = _detector(ctx, lexicon_dir)
     bad: list[RecordError] = []
-    report = evaluate(detector, _examples(data, bad))
+    examples = (e for e in _examples(data, bad) if part == "all" or e.part == part)
+    report = evaluate(detector, examples)
     if as_json:
         click.echo(json.dumps({"lexicon_version": detector.version, **report.summary()}, ensure_ascii=False))
     else:
@@ -164,9 +173,10 @@ def eval_claims(
 
 
 def _examples(data: str, bad: list[RecordError]) -> Iterator[Example]:
-    for _, example in read_examples(data):
-        if isinstance(example, RecordError):
-            click.echo(f"error: {example}", err=True)
-            bad.append(example)
-        else:
-            yield example
+    for path in [data] if data == "-" else data_files(data):
+        for _, example in read_examples(path):
+            if isinstance(example, RecordError):
+                click.echo(f"error: {example}", err=True)
+                bad.append(example)
+            else:
+                yield example
