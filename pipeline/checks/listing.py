@@ -229,8 +229,12 @@ class ListingChecker:
         claims: list[tuple[str, str, Claim]] = []
         for name, text in (("title", event.title), ("selling_points", event.selling_points or "")):
             detected = self.detector.detect(text, source="listing") if self.detector and text else []
-            found += [(f, text, c) for c, f in uncovered_claims(detected, subject.held, self.rules, event.ts)]
-            claims += [(name, text, c) for c in detected if not c.requires]
+            uncovered = uncovered_claims(detected, subject.held, self.rules, event.ts)
+            found += [(f, text, c) for c, f in uncovered]
+            # every claim of the text is a claim violation, but an efficacy claim a valid
+            # registration covers, which the product may lawfully make
+            unlawful = {id(c) for c, _ in uncovered}
+            claims += [(name, text, c) for c in detected if not c.requires or id(c) in unlawful]
         out = [self._check(state, subject, f, text=text, claim=c) for f, text, c in found]
         out += [self._listing_claim(state, subject, c, name, text) for name, text, c in claims]
         return [v for v in out if v is not None]

@@ -193,7 +193,8 @@ def test_listing_text_claims() -> None:
 
 
 def test_efficacy_in_the_listing_without_registration() -> None:
-    (v,) = checker(entry(), detector=FakeDetector()).on_listing(listing(title="美白保湿面霜"))
+    """The missing registration, and the claim itself (a listing-text claim like any other)."""
+    v, claim = checker(entry(), detector=FakeDetector()).on_listing(listing(title="美白保湿面霜"))
     assert (v.kind, v.category, v.source, v.term) == (
         "qualification",
         "efficacy_without_registration",
@@ -201,6 +202,14 @@ def test_efficacy_in_the_listing_without_registration() -> None:
         "美白",
     )
     assert v.evidence.claims[0].requires == ("cosmetics_special_registration",)
+    assert (claim.kind, claim.category, claim.source, claim.term, claim.listing_id) == (
+        "claim",
+        "efficacy",
+        "listing",
+        "美白",
+        "L1",
+    )
+    assert claim.evidence.listing_field == "title"
 
 
 def test_efficacy_in_the_listing_with_registration_is_lawful() -> None:
@@ -215,7 +224,7 @@ def test_an_expired_registration_does_not_cover_the_claim() -> None:
     found = checker(row, detector=FakeDetector()).on_listing(
         listing(title="美白面霜", category="cosmetics_special")
     )
-    assert categories(found) == {"expired_qualification", "efficacy_without_registration"}
+    assert categories(found) == {"expired_qualification", "efficacy_without_registration", "efficacy"}
 
 
 def test_uncovered_claims_pure() -> None:
@@ -319,8 +328,8 @@ def test_with_the_real_detector() -> None:
     assert {(v.kind, v.category) for v in found} >= {
         ("qualification", "efficacy_without_registration"),
         ("claim", "price"),
+        ("claim", "efficacy"),
     }
-    assert not any(v.kind == "claim" and v.category == "efficacy" for v in found)
     special = entry(category="cosmetics_special", qualifications=(SPECIAL,))
     lawful = checker(special, detector=detector).on_listing(
         listing(title="美白面霜", category="cosmetics_special")
