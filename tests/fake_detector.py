@@ -10,7 +10,7 @@ from pipeline.records import Claim, Source
 
 TERMS: dict[str, tuple[str, tuple[str, ...]]] = {
     "美白": ("efficacy", ("cosmetics_special_registration",)),
-    "增强免疫力": ("efficacy", ("health_food_registration", "health_food_filing")),
+    "增强免疫力": ("efficacy", ("health_food_registration",)),
     "全网最低价": ("price", ()),
     "第一": ("absolute", ()),
     "最好": ("absolute", ()),

@@ -229,7 +229,17 @@ def _confusion_table(report: Report) -> list[str]:
     return rows
 
 
-_KIND_HEADER = f"{'kind':<16}{'lines':>7}{'claims':>8}{'bin-F1':>8}{'prec':>7}{'recall':>8}{'macro-F1':>10}{'flagged':>9}"
+_KIND_COLUMNS = [
+    ("kind", "<", 16),
+    ("lines", ">", 7),
+    ("claims", ">", 8),
+    ("bin-F1", ">", 8),
+    ("prec", ">", 7),
+    ("recall", ">", 8),
+    ("macro-F1", ">", 10),
+    ("flagged", ">", 9),
+]
+_KIND_HEADER = "".join(f"{name:{align}{width}}" for name, align, width in _KIND_COLUMNS)
 
 
 def _kind_line(kind: str, r: Report) -> str:

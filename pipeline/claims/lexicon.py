@@ -1,7 +1,8 @@
 """Lexicons as data: loading and validating ``lexicons/*.yaml``.
 
-``claims.yaml`` holds the version, the list of category files, the regular-expression macros
-(``{NUM}``) and the global context rules; each category file holds the entries of one category.
+``claims.yaml`` holds the version, the list of category files, the knowledge files whose term
+lists become macros (:mod:`pipeline.claims.knowledge`), the regular-expression macros (``{NUM}``)
+and the global context rules; each category file holds the entries of one category.
 Other YAML files in the directory (qualification rules, scoring weights) are not ours to read. Everything is
 checked at load time: a malformed file raises :class:`LexiconError` naming the file, the entry and
 the reason, so a bad edit fails at start-up rather than silently matching nothing.
@@ -32,6 +33,7 @@ from typing import Any, Literal, cast
 import yaml
 
 from pipeline.claims.conditions import PARTS, Condition, ContextRule
+from pipeline.claims.knowledge import TermList, parse_knowledge
 from pipeline.errors import LexiconError
 from pipeline.records import Severity
 
@@ -58,7 +60,7 @@ _ENTRY_KEYS = frozenset(
     | set(_KINDS)
 )
 _FILE_KEYS = frozenset({"category", "severity", "legal_basis", "entries", "note"})
-_MANIFEST_KEYS = frozenset({"version", "files", "macros", "contexts", "note"})
+_MANIFEST_KEYS = frozenset({"version", "files", "knowledge", "macros", "contexts", "note"})
 _CONDITION_KEYS = frozenset({*PARTS, "quoted"})
 _RULE_KEYS = frozenset({"id", "description", "categories", *_CONDITION_KEYS})
 _MACRO = re.compile(r"\{([A-Z][A-Z0-9_]*)\}")
@@ -98,6 +100,7 @@ class Lexicon:
     entries: tuple[Entry, ...]
     contexts: tuple[ContextRule, ...]
     directory: Path
+    knowledge: tuple[TermList, ...] = ()
 
 
 def load_lexicon(directory: Path, normalise: Normalise) -> Lexicon:
@@ -109,18 +112,37 @@ def load_lexicon(directory: Path, normalise: Normalise) -> Lexicon:
     manifest = _read(manifest_path, digest)
     _check_keys(manifest, _MANIFEST_KEYS, f"{manifest_path}")
     version = _text(manifest.get("version"), f"{manifest_path}: version")
-    macros = _macros(manifest.get("macros") or {}, manifest_path)
+    knowledge = _knowledge(directory, manifest, digest, normalise)
+    macros = _macros(manifest.get("macros") or {}, manifest_path, {k.name: k.pattern for k in knowledge})
+    lists = {k.name: k.terms for k in knowledge}
     contexts = _contexts(manifest.get("contexts") or [], macros, manifest_path)
     entries: list[Entry] = []
     for name in _strings(manifest.get("files"), f"{manifest_path}: files"):
         path = directory / name
         if not path.is_file():
             raise LexiconError(f"{manifest_path}: files: {name}: no such file in {directory}")
-        entries.extend(_entries(path, _read(path, digest), macros, normalise))
+        entries.extend(_entries(path, _read(path, digest), _Vocabulary(macros, lists, normalise)))
     if not entries:
         raise LexiconError(f"{manifest_path}: files: expected at least one category file")
     _check_unique(entries)
-    return Lexicon(f"{version}+{digest.hexdigest()[:8]}", tuple(entries), contexts, directory)
+    return Lexicon(f"{version}+{digest.hexdigest()[:8]}", tuple(entries), contexts, directory, knowledge)
+
+
+def _knowledge(
+    directory: Path, manifest: dict[str, Any], digest: Any, normalise: Normalise
+) -> tuple[TermList, ...]:
+    """The term lists of the knowledge files the manifest names, each a macro by its list name."""
+    lists: list[TermList] = []
+    for name in _strings(manifest.get("knowledge"), f"{directory / MANIFEST}: knowledge"):
+        path = directory / name
+        if not path.is_file():
+            raise LexiconError(f"{directory / MANIFEST}: knowledge: {name}: no such file in {directory}")
+        lists.extend(parse_knowledge(_read(path, digest), str(path), normalise))
+    names = [k.name for k in lists]
+    doubled = sorted({n for n in names if names.count(n) > 1})
+    if doubled:
+        raise LexiconError(f"{directory / MANIFEST}: knowledge: list(s) {', '.join(doubled)} defined twice")
+    return tuple(lists)
 
 
 def _read(path: Path, digest: Any) -> dict[str, Any]:
@@ -163,13 +185,16 @@ def _strings(value: Any, where: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _macros(raw: Any, path: Path) -> dict[str, str]:
+def _macros(raw: Any, path: Path, known: Mapping[str, str]) -> dict[str, str]:
+    """The manifest's macros, each expanded; ``known`` (the knowledge lists) come first."""
     if not isinstance(raw, dict):
         raise LexiconError(f"{path}: macros: expected a mapping of NAME: regex")
-    macros: dict[str, str] = {}
+    macros: dict[str, str] = dict(known)
     for name, value in raw.items():
         if not isinstance(name, str) or not re.fullmatch(r"[A-Z][A-Z0-9_]*", name):
             raise LexiconError(f"{path}: macros: {name!r} is not an upper-case name")
+        if name in known:
+            raise LexiconError(f"{path}: macros: {name} is already a knowledge list")
         macros[name] = _expand(_text(value, f"{path}: macros: {name}"), macros, f"{path}: macro {name}")
         _compile(macros[name], f"{path}: macro {name}")
     return macros
@@ -245,9 +270,16 @@ def _check_categories(categories: tuple[str, ...], where: str) -> None:
             raise LexiconError(f"{where}: unknown category {category!r} (one of {', '.join(CATEGORIES)})")
 
 
-def _entries(
-    path: Path, data: dict[str, Any], macros: Mapping[str, str], normalise: Normalise
-) -> list[Entry]:
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    """What entries are written with: the macros, the knowledge lists, the normaliser."""
+
+    macros: Mapping[str, str]
+    lists: Mapping[str, tuple[str, ...]]
+    normalise: Normalise
+
+
+def _entries(path: Path, data: dict[str, Any], vocab: _Vocabulary) -> list[Entry]:
     _check_keys(data, _FILE_KEYS, str(path))
     raw_entries = data.get("entries")
     if not isinstance(raw_entries, list) or not raw_entries:
@@ -259,13 +291,11 @@ def _entries(
         where = f"{path}: entry {i + 1}" + (f" ({name})" if isinstance(name, str) else "")
         if not isinstance(raw, dict):
             raise LexiconError(f"{where}: expected a mapping")
-        entries.append(_entry({**defaults, **raw}, macros, normalise, where, path.name))
+        entries.append(_entry({**defaults, **raw}, vocab, where, path.name))
     return entries
 
 
-def _entry(
-    raw: dict[str, Any], macros: Mapping[str, str], normalise: Normalise, where: str, source: str
-) -> Entry:
+def _entry(raw: dict[str, Any], vocab: _Vocabulary, where: str, source: str) -> Entry:
     _check_keys(raw, _ENTRY_KEYS, where)
     rule_id = _text(raw.get("rule_id"), f"{where}: rule_id")
     if not _RULE_ID.match(rule_id):
@@ -275,7 +305,8 @@ def _entry(
     severity = raw.get("severity")
     if severity not in ("low", "medium", "high"):
         raise LexiconError(f"{where}: severity must be low, medium or high, not {severity!r}")
-    kind, terms, tokens, regex = _matching(raw, macros, normalise, where)
+    macros, normalise = vocab.macros, vocab.normalise
+    kind, terms, tokens, regex = _matching(raw, vocab, where)
     keywords = tuple(normalise(k) for k in _strings(raw.get("keywords"), f"{where}: keywords"))
     if kind in ("tokens", "regex") and not keywords:
         raise LexiconError(f"{where}: a {kind} entry needs keywords (words every match contains)")
@@ -311,7 +342,7 @@ def _entry(
 
 
 def _matching(
-    raw: dict[str, Any], macros: Mapping[str, str], normalise: Normalise, where: str
+    raw: dict[str, Any], vocab: _Vocabulary, where: str
 ) -> tuple[MatchKind, tuple[str, ...], tuple[tuple[dict[str, Any], ...], ...], re.Pattern[str] | None]:
     given = [kind for kind in _KINDS if kind in raw]
     if len(given) != 1:
@@ -320,17 +351,28 @@ def _matching(
         )
     kind = given[0]
     if kind in ("terms", "words"):
-        terms = tuple(dict.fromkeys(normalise(t) for t in _strings(raw[kind], f"{where}: {kind}")))
+        items = _strings(raw[kind], f"{where}: {kind}")
+        terms = tuple(dict.fromkeys(t for item in items for t in _listed(item, vocab, where)))
         if not terms or not all(terms):
             raise LexiconError(f"{where}: {kind}: expected at least one non-empty string")
         return kind, terms, (), None
     if kind == "regex":
         text = _text(raw["regex"], f"{where}: regex")
-        regex = _compile(_expand(text, macros, where), f"{where}: regex")
+        regex = _compile(_expand(text, vocab.macros, where), f"{where}: regex")
         if regex.search(""):
             raise LexiconError(f"{where}: regex matches the empty string")
         return kind, (), (), regex
     return kind, (), _token_patterns(raw["tokens"], where), None
+
+
+def _listed(item: str, vocab: _Vocabulary, where: str) -> tuple[str, ...]:
+    """A term, or every term of a knowledge list named as ``{LIST}``."""
+    named = _MACRO.fullmatch(item)
+    if named is None:
+        return (vocab.normalise(item),)
+    if named.group(1) not in vocab.lists:
+        raise LexiconError(f"{where}: {item} is not a knowledge list")
+    return vocab.lists[named.group(1)]
 
 
 def _token_patterns(raw: Any, where: str) -> tuple[tuple[dict[str, Any], ...], ...]:

@@ -126,6 +126,21 @@ def test_any_of_the_required_types_satisfies_health_food() -> None:
     assert v.term == "health_food_registration/health_food_filing"
 
 
+def test_a_registered_function_on_a_filed_health_food_is_not_covered() -> None:
+    """TAXONOMY v1.1: 增强免疫力 needs a registration (国食健注); a filing (食健备) covers nutrients."""
+    filing = Qualification("health_food_filing", "食健备G202032000123", date(2030, 1, 1))
+    row = entry(category="health_food", qualifications=(filing,))
+    found = checker(row, detector=FakeDetector()).on_listing(
+        listing(category="health_food", title="增强免疫力 蛋白粉", qualifications=())
+    )
+    assert categories(found) == {"efficacy_without_registration", "efficacy"}
+    registered = Qualification("health_food_registration", "国食健注G20190123", date(2030, 1, 1))
+    lawful = entry(category="health_food", qualifications=(registered,))
+    assert checker(lawful, detector=FakeDetector()).on_listing(
+        listing(category="health_food", title="增强免疫力 蛋白粉", qualifications=())
+    ) == []
+
+
 def test_the_ledger_category_adds_its_requirements() -> None:
     row = entry(category="cosmetics_special")  # the ledger knows it is a special-use cosmetic
     (v,) = checker(row).on_listing(listing())

@@ -53,10 +53,12 @@ def test_the_default_detector_uses_the_settings_directory() -> None:
 def test_efficacy_claims_carry_the_qualifications_that_make_them_lawful() -> None:
     (whitening,) = DETECTOR.detect("这款面霜能美白")
     assert whitening.requires == ("cosmetics_special_registration",)
+    # a registered health-food function: a filing (食健备) covers nutrient supplements only
     (immunity,) = DETECTOR.detect("吃了能增强免疫力")
-    assert immunity.requires == ("health_food_registration", "health_food_filing")
+    assert immunity.requires == ("health_food_registration",)
     (oral,) = [c for c in DETECTOR.detect("胶原蛋白饮，喝了美白") if c.category == "efficacy"]
-    assert oral.requires == ("health_food_registration", "health_food_filing")
+    assert oral.requires == ("health_food_registration",)
+    assert DETECTOR.detect("每天一片，补充钙和维生素D") == []  # a nutrient claim, which a filing covers
 
 
 def test_offsets_point_into_the_original_text_through_normalisation() -> None:
@@ -124,7 +126,8 @@ def test_the_taxonomys_do_not_flag_examples(text: str) -> None:
 CONTEXT_RULES = {
     "CTX-NEGATION": ("这不是防脱洗发水", "EFF-HAIR"),
     "CTX-QUESTION": ("这个能美白吗", "EFF-WHITENING"),
-    "CTX-META": ("广告法不让说第一", "ABS-FIRST"),
+    "CTX-META": ("有人问是不是销量第一", "ABS-FIRST"),
+    "CTX-META-SENTENCE": ("这些主播在带货中频繁使用“全网最低价”的营销策略", "PRC-LOWEST"),
     "CTX-META-AFTER": ("说能治失眠的都是骗人的", "MED-DISEASE"),
     "CTX-META-NEXT": ("全网最低价，这个我们不能这么说", "PRC-LOWEST"),
     "CTX-NAME-QUOTED": ("“顶级”是这家的品牌名", "ABS-TOP-GRADE"),
