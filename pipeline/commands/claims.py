@@ -162,7 +162,7 @@ def eval_claims(
     and the same per source kind."""
     detector = _detector(ctx, lexicon_dir)
     bad: list[RecordError] = []
-    examples = (e for e in _examples(data, bad) if part == "all" or e.part == part)
+    examples = (e for e in _examples(data, bad) if part in ("all", e.part))
     report = evaluate(detector, examples)
     if as_json:
         click.echo(json.dumps({"lexicon_version": detector.version, **report.summary()}, ensure_ascii=False))
