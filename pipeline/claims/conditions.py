@@ -16,19 +16,22 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-_CLAUSE_BREAK = re.compile(r"[,，。!！?？;；:：、~～…\s]+|(?<![0-9a-z])\.|\.(?![0-9a-z])")
-_SENTENCE_BREAK = re.compile(r"[。!！?？;；\n]+|(?<![0-9a-z])\.|\.(?![0-9a-z])")
+# Breaks between clauses and between sentences: runs of punctuation (or spaces), and a full stop
+# unless it sits between letters or digits (3.5, no.1). The full stop is one branch, "not after a
+# letter or digit, or not before one": it matches exactly where the two branches
+# (?<![0-9a-z])\.|\.(?![0-9a-z]) would, and is tried once.
+_STOP = r"\.(?:(?<![0-9a-z]\.)|(?![0-9a-z]))"
+_CLAUSE_BREAK = re.compile(r"[,，。!！?？;；:：、~～…\s]+|" + _STOP)
+_SENTENCE_BREAK = re.compile(r"[。!！?？;；\n]+|" + _STOP)
+# the characters a break can start with: a text with none is one piece, and one quick scan says so
+# (most utterances are a single sentence)
+_CLAUSE_CHARS = re.compile(r"[,，。!！?？;；:：、~～…\s.]")
+_SENTENCE_CHARS = re.compile(r"[。!！?？;；\n.]")
+_Search = Callable[[str], "re.Match[str] | None"]
 _QUOTES = {"'": "'", '"': '"', "‘": "’", "“": "”", "「": "」", "『": "』", "《": "》"}
-
-
-def _pieces(pattern: re.Pattern[str], text: str) -> tuple[int, ...]:
-    """Start offsets of the pieces ``pattern`` cuts ``text`` into (always starts with 0)."""
-    starts = [0]
-    starts.extend(m.end() for m in pattern.finditer(text) if m.end() < len(text))
-    return tuple(starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,14 +42,20 @@ class _Cut:
     ends: tuple[int, ...]
 
     @classmethod
-    def of(cls, pattern: re.Pattern[str], text: str) -> _Cut:
-        starts = _pieces(pattern, text)
-        ends = []
-        for i, start in enumerate(starts):
-            limit = starts[i + 1] if i + 1 < len(starts) else len(text)
-            match = pattern.search(text, start, limit)
-            ends.append(match.start() if match else limit)
-        return cls(starts, tuple(ends))
+    def of(cls, pattern: re.Pattern[str], text: str, chars: re.Pattern[str] | None = None) -> _Cut:
+        """The pieces ``pattern`` cuts ``text`` into, in one pass: each break ends the piece it is
+        in and starts the next (unless it ends the text); a text always has a first piece.
+        ``chars`` finds a character every break starts with (a text without one is one piece)."""
+        if chars is not None and chars.search(text) is None:
+            return cls((0,), (len(text),))
+        starts, ends = [0], []
+        for match in pattern.finditer(text):
+            ends.append(match.start())
+            if match.end() < len(text):
+                starts.append(match.end())
+        if len(ends) < len(starts):
+            ends.append(len(text))
+        return cls(tuple(starts), tuple(ends))
 
     def index(self, pos: int) -> int:
         i = bisect_right(self.starts, pos) - 1
@@ -57,62 +66,89 @@ class _Cut:
 
 
 class Layout:
-    """The sentences and clauses of one normalised text."""
+    """The sentences and clauses of one normalised text, cut when first asked for."""
+
+    __slots__ = ("_clauses", "_sentence_tests", "_sentences", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
+        self._clauses: _Cut | None = None
+        self._sentences: _Cut | None = None
+        self._sentence_tests: dict[tuple[int, str], bool] = {}  # see sentence_test
 
-    @cached_property
+    @property
     def clauses(self) -> _Cut:
-        return _Cut.of(_CLAUSE_BREAK, self.text)
+        if self._clauses is None:
+            self._clauses = _Cut.of(_CLAUSE_BREAK, self.text, _CLAUSE_CHARS)
+        return self._clauses
 
-    @cached_property
+    @property
     def sentences(self) -> _Cut:
-        return _Cut.of(_SENTENCE_BREAK, self.text)
+        if self._sentences is None:
+            self._sentences = _Cut.of(_SENTENCE_BREAK, self.text, _SENTENCE_CHARS)
+        return self._sentences
 
     def span(self, start: int, end: int) -> Span:
         return Span(self, start, end)
 
+    def sentence_test(self, search: _Search, sentence: str) -> bool:
+        """Whether ``search`` finds something in ``sentence``, asked once per sentence.
+
+        Every candidate of a sentence is tested against the same sentence-wide rules (their
+        patterns are the longest of the lexicon), and a third of these tests repeat one already
+        made for another candidate of the same sentence."""
+        key = (id(search), sentence)
+        found = self._sentence_tests.get(key)
+        if found is None:
+            found = self._sentence_tests[key] = search(sentence) is not None
+        return found
+
 
 class Span:
-    """A candidate claim at ``[start, end)`` of a layout's text, with lazily cut surroundings."""
+    """A candidate claim at ``[start, end)`` of a layout's text, with its surroundings cut once."""
 
-    __slots__ = ("_clause", "_parts", "end", "layout", "start")
+    __slots__ = ("_parts", "end", "layout", "start")
 
     def __init__(self, layout: Layout, start: int, end: int) -> None:
         self.layout = layout
         self.start = start
         self.end = end
-        self._parts: dict[str, str] = {}
-        self._clause = -1
+        self._parts: dict[str, str] | None = None
 
     def part(self, name: str) -> str:
         """One named piece of context: before, after, clause, sentence, previous/next_clause."""
-        cut = self._parts.get(name)
-        if cut is None:
-            cut = self._parts[name] = self._cut(name)
-        return cut
+        return self.parts[name]
 
-    def _cut(self, name: str) -> str:
-        text, clauses = self.layout.text, self.layout.clauses
-        if self._clause < 0:
-            self._clause = clauses.index(self.start)
-        i = self._clause
-        c_start, c_end = clauses.bounds(i)
-        if name == "before":
-            return text[c_start : self.start]
-        if name == "after":
-            return text[self.end : max(c_end, self.end)]
-        if name == "clause":
-            return text[c_start : max(c_end, self.end)]
-        if name == "previous_clause":
-            return text[slice(*clauses.bounds(i - 1))] if i > 0 else ""
-        if name == "next_clause":
-            j = clauses.index(max(self.end - 1, self.start)) + 1
-            return text[slice(*clauses.bounds(j))] if j < len(clauses.starts) else ""
-        sentences = self.layout.sentences
-        s_start, s_end = sentences.bounds(sentences.index(self.start))
-        return text[s_start : max(s_end, self.end)]
+    @property
+    def parts(self) -> dict[str, str]:
+        """Every named piece of context (:data:`PARTS`), cut together when first asked for.
+
+        Every candidate is tested against all global context rules, which between them look at
+        nearly every part, so cutting them all at once costs less than cutting each on demand."""
+        if self._parts is None:
+            self._parts = self._cut()
+        return self._parts
+
+    def _cut(self) -> dict[str, str]:
+        # bisect_right(starts, pos) - 1 is the piece holding pos (starts[0] == 0 <= pos), as
+        # _Cut.index, which this runs for every candidate and so inlines
+        text, clauses, sentences = self.layout.text, self.layout.clauses, self.layout.sentences
+        start, end = self.start, self.end
+        c_starts, c_ends = clauses.starts, clauses.ends
+        i = bisect_right(c_starts, start) - 1
+        c_start, c_end = c_starts[i], c_ends[i]
+        clause_end = c_end if c_end > end else end  # a match may run past its clause's end
+        j = bisect_right(c_starts, end - 1 if end - 1 > start else start)  # the clause after the last
+        k = bisect_right(sentences.starts, start) - 1
+        s_end = sentences.ends[k]
+        return {
+            "before": text[c_start:start],
+            "after": text[end:clause_end],
+            "clause": text[c_start:clause_end],
+            "sentence": text[sentences.starts[k] : s_end if s_end > end else end],
+            "previous_clause": text[c_starts[i - 1] : c_ends[i - 1]] if i > 0 else "",
+            "next_clause": text[c_starts[j] : c_ends[j]] if j < len(c_starts) else "",
+        }
 
     def quoted(self) -> bool:
         """Whether the span lies inside a pair of quotation marks within its sentence."""
@@ -132,16 +168,36 @@ class Span:
 PARTS = ("before", "after", "clause", "sentence", "previous_clause", "next_clause")
 
 
+_Test = tuple[str, _Search, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class Condition:
     """A context test: every regular expression it names must be found in its part of the text."""
 
     patterns: tuple[tuple[str, re.Pattern[str]], ...] = ()
     quoted: bool | None = None
+    # per pattern: its part, its search, and whether it is found in an empty part (a fifth of
+    # the parts tested are empty: a match at the start or end of its clause, a lone clause)
+    _tests: tuple[_Test, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        tests = tuple(
+            (part, pattern.search, pattern.search("") is not None) for part, pattern in self.patterns
+        )
+        object.__setattr__(self, "_tests", tests)  # frozen: set once, here
 
     def holds(self, span: Span) -> bool:
-        for part, pattern in self.patterns:
-            if pattern.search(span.part(part)) is None:
+        parts = span.parts
+        for part, search, in_empty in self._tests:
+            text = parts[part]
+            if not text:
+                found = in_empty
+            elif part == "sentence":
+                found = span.layout.sentence_test(search, text)
+            else:
+                found = search(text) is not None
+            if not found:
                 return False
         return self.quoted is None or span.quoted() == self.quoted
 

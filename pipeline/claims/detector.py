@@ -50,6 +50,12 @@ class Detector:
         asr_words = {s for e in lexicon.entries if e.asr for s in (*e.terms, *e.keywords)}
         self._tokenizer = tokenizer
         self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
+        # the global context rules that apply to each category, in their order: every candidate
+        # is judged against them, so the category filter is applied once here
+        self._contexts = {
+            category: tuple(r for r in lexicon.contexts if not r.categories or category in r.categories)
+            for category in {entry.category for entry in lexicon.entries}
+        }
 
     @property
     def version(self) -> str:
@@ -66,12 +72,17 @@ class Detector:
         normalised = self._normalise(text, join_words=source == "speech")
         kept: list[Verdict] = []
         for candidate, layout, corrections in sorted(self._candidates(normalised.text, source), key=_rank):
-            if not any(_same_place(k.candidate, candidate) for k in kept):
-                verdict = self._judge(candidate, layout, corrections)
-                if verdict.reason is None:
-                    kept.append(verdict)
+            if kept and any(_same_place(k.candidate, candidate) for k in kept):
+                continue
+            verdict = self._judge(candidate, layout, corrections)
+            if verdict.reason is None:
+                kept.append(verdict)
         kept.sort(key=lambda v: (v.candidate.start, v.candidate.end, v.candidate.entry.category))
         return [self._claim(v, normalised) for v in kept]
+
+    def normalised(self, text: str, *, source: Source = "speech") -> Normalised:
+        """The text as the lexicons see it, with the map of its offsets back to ``text``."""
+        return self._normalise(text, join_words=source == "speech")
 
     def normalise_text(self, text: str) -> str:
         """The text as the lexicons see it (Simplified, half-width, 百分百 → 100%, …)."""
@@ -93,7 +104,7 @@ class Detector:
         placed: list[_Placed] = []
         if hits:
             layout = Layout(text)
-            placed.extend((c, layout, ()) for c in self._finder.find(segmentation, hits))
+            placed.extend([(c, layout, ()) for c in self._finder.find(segmentation, hits)])
         if source == "speech":
             exact = [(s, e) for s, e, string in hits if len(string) > 1]
             corrected, corrections = self._homophones.correct(segmentation, exact)
@@ -103,12 +114,12 @@ class Detector:
                 spans = [(c.start, c.end) for c in corrections]
                 found = self._finder.find(reading, self._finder.index.scan(corrected), near=spans)
                 placed.extend(
-                    (c, layout, corrections) for c in found if any(_overlap(k, c) for k in corrections)
+                    [(c, layout, corrections) for c in found if any(_overlap(k, c) for k in corrections)]
                 )
         return placed
 
     def _judge(self, candidate: Candidate, layout: Layout, corrections: tuple[Correction, ...]) -> Verdict:
-        relied = [c for c in corrections if _overlap(c, candidate)]
+        relied = [c for c in corrections if _overlap(c, candidate)] if corrections else []
         reason = self._context_reason(candidate, layout) or _homophone_reason(candidate, relied)
         end = candidate.end
         extend = candidate.entry.extend
@@ -124,8 +135,8 @@ class Detector:
         for i, condition in enumerate(entry.not_when):
             if condition.holds(span):
                 return f"{entry.rule_id} not_when[{i}]"
-        for rule in self.lexicon.contexts:
-            if rule.applies(entry.category, span):
+        for rule in self._contexts[entry.category]:
+            if rule.when.holds(span):
                 return rule.rule_id
         if entry.needs and not any(condition.holds(span) for condition in entry.needs):
             return f"{entry.rule_id} needs"

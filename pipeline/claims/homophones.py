@@ -50,10 +50,9 @@ class _Word:
     text: str
     toned: tuple[str, ...]
     toneless: tuple[str, ...]
-
-
-_Reading = tuple[str, str]  # (with tone, without tone) of a character's most common reading
-_NO_READING: _Reading = ("", "")
+    # toneless syllables from the third character on, to compare with a slice of the text's in one
+    # step; None where pypinyin did not give one syllable per character (then compared one by one)
+    rest: list[str] | None
 
 
 class HomophoneCorrector:
@@ -66,12 +65,21 @@ class HomophoneCorrector:
     ) -> None:
         self._is_word = is_word
         self._vocabulary = frozenset(w for w in vocabulary if len(w) >= 2 and _HAN.match(w))
-        self._index: dict[tuple[str, str], list[_Word]] = {}  # by the first two toneless syllables
+        # by the first toneless syllable, then the second: most characters of a transcript start
+        # no lexicon word's reading, and one look-up says so
+        self._index: dict[str, dict[str, list[_Word]]] = {}
         for text in sorted(self._vocabulary, key=lambda w: (-len(w), w)):
             toned = tuple(lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True))
-            word = _Word(text, toned, tuple(_TONE.sub("", s) for s in toned))
-            self._index.setdefault(word.toneless[:2], []).append(word)  # type: ignore[arg-type]
-        self._readings: dict[str, _Reading] = {}
+            toneless = tuple(_TONE.sub("", s) for s in toned)
+            if len(toneless) < 2:
+                continue  # no two syllables to look it up by (pypinyin joins what it cannot read)
+            rest = list(toneless[2:]) if len(toneless) == len(text) else None
+            word = _Word(text, toned, toneless, rest)
+            self._index.setdefault(toneless[0], {}).setdefault(toneless[1], []).append(word)
+        # each character's most common reading, with and without its tone ("" for none), learnt
+        # from pypinyin the first time the character is seen
+        self._toned: dict[str, str] = {}
+        self._toneless: dict[str, str] = {}
 
     def correct(
         self, segmentation: Segmentation, exact: Iterable[tuple[int, int]]
@@ -81,18 +89,18 @@ class HomophoneCorrector:
         ``exact`` are the spans where lexicon words already occur as written: they stay as they are.
         """
         text = segmentation.text
-        known = self._readings
-        readings = [known.get(c) or self._reading(c) for c in text]
+        toneless = self._syllables(text)
         index = self._index
-        found = [
-            c
-            for i in range(len(text) - 1)
-            if (readings[i][1], readings[i + 1][1]) in index
-            for c in self._candidates(text, readings, i)
-        ]
-        # a mishearing replaces whole words: it does not cut through a word jieba knows
-        found = [c for c in found if segmentation.aligned(c.start, c.end)]
-        chosen = self._choose(found, list(exact))
+        found: list[Correction] = []
+        for i in range(len(text) - 1):
+            seconds = index.get(toneless[i])
+            if seconds is not None:
+                words = seconds.get(toneless[i + 1])
+                if words is not None:
+                    self._candidates(text, toneless, i, words, found)
+        if not found:
+            return text, ()
+        chosen = self._choose(found, list(exact), segmentation.aligned)
         if not chosen:
             return text, ()
         chars = list(text)
@@ -100,38 +108,63 @@ class HomophoneCorrector:
             chars[c.start : c.end] = c.word
         return "".join(chars), tuple(chosen)
 
-    def _reading(self, char: str) -> _Reading:
-        reading = self._readings.get(char)
-        if reading is None:
-            reading = _NO_READING
-            if _HAN.match(char):
-                toned = pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0][0]
-                reading = (toned, _TONE.sub("", toned))
-            self._readings[char] = reading
-        return reading
+    def _syllables(self, text: str) -> list[str]:
+        """The toneless reading of every character of ``text`` ("" where it has none)."""
+        known = self._toneless
+        try:
+            return [known[c] for c in text]
+        except KeyError:  # a character not seen before
+            for char in set(text) - known.keys():
+                self._learn(char)
+            return [known[c] for c in text]
 
-    def _candidates(self, text: str, readings: list[_Reading], i: int) -> Iterable[Correction]:
-        for word in self._index[readings[i][1], readings[i + 1][1]]:
+    def _learn(self, char: str) -> None:
+        toned = ""
+        if _HAN.match(char):
+            toned = pinyin(char, style=Style.TONE3, neutral_tone_with_five=True)[0][0]
+        self._toned[char] = toned
+        self._toneless[char] = _TONE.sub("", toned)
+
+    def _candidates(
+        self, text: str, toneless: list[str], i: int, words: list[_Word], found: list[Correction]
+    ) -> None:
+        """Add the corrections at ``i`` by the lexicon words whose first two syllables read like it."""
+        for word in words:
             end = i + len(word.text)
             heard = text[i:end]
             if end > len(text) or heard == word.text or heard in self._vocabulary:
                 continue
-            if all(word.toneless[j] == readings[i + j][1] for j in range(2, len(word.text))):
-                yield Correction(i, end, heard, word.text, self._strong(word, heard, readings[i:end]))
+            rest = word.rest
+            if rest is None:
+                same = all(word.toneless[j] == toneless[i + j] for j in range(2, len(word.text)))
+            else:
+                same = rest == toneless[i + 2 : end]
+            if same:
+                found.append(Correction(i, end, heard, word.text, self._strong(word, heard)))
 
-    def _strong(self, word: _Word, heard: str, readings: list[_Reading]) -> bool:
+    def _strong(self, word: _Word, heard: str) -> bool:
         if len(word.text) >= 3:
             return True
-        toned = all(word.toned[j] == readings[j][0] for j in range(len(word.text)))
+        toned = all(word.toned[j] == self._toned[heard[j]] for j in range(len(word.text)))
         return toned and not self._is_word(heard)
 
     @staticmethod
-    def _choose(found: list[Correction], exact: list[tuple[int, int]]) -> list[Correction]:
+    def _choose(
+        found: list[Correction], exact: list[tuple[int, int]], aligned: Callable[[int, int], bool]
+    ) -> list[Correction]:
         """Non-overlapping corrections, longest and strongest first; none cuts into an exact word
-        (将血压 → 降血压 keeps the 血压 it contains, but nothing may change a letter of it)."""
+        (将血压 → 降血压 keeps the 血压 it contains, but nothing may change a letter of it), and
+        a mishearing replaces whole words: none cuts through a word jieba knows (``aligned``).
+
+        Whether a correction is aligned is asked last, as it is the dearest question: leaving
+        out the unaligned ones first and then choosing would choose the same."""
         chosen: list[Correction] = []
         for c in sorted(found, key=lambda c: (-(c.end - c.start), not c.strong, c.start)):
             clear = all(c.end <= o.start or c.start >= o.end for o in chosen)
-            if clear and all(c.end <= s or c.start >= e or (c.start <= s and e <= c.end) for s, e in exact):
+            if (
+                clear
+                and all(c.end <= s or c.start >= e or (c.start <= s and e <= c.end) for s, e in exact)
+                and aligned(c.start, c.end)
+            ):
                 chosen.append(c)
         return sorted(chosen, key=lambda c: c.start)

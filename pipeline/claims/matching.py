@@ -3,16 +3,16 @@
 Four kinds of lexicon entries, four ways of matching:
 
 - ``terms``: literal strings found anywhere, character by character (segmentation cannot hide them);
-- ``words``: literal strings that must be whole jieba tokens, matched by spaCy's ``PhraseMatcher``
-  (第一 in 销量第一, not in 第一次);
+- ``words``: literal strings that must be whole jieba tokens: found like terms, kept where the
+  text's segmentation has token boundaries at both ends (第一 in 销量第一, not in 第一次);
 - ``tokens``: spaCy ``Matcher`` patterns over the jieba tokens;
 - ``regex``: regular expressions over the characters, for claims with a structure (原价…只要…).
 
 One pass of a :class:`TermIndex` over the text finds every literal string of the lexicon (terms,
-words and the keywords of the other entries). Texts with none are done; a spaCy ``Doc`` is only
-built for the runs of words (between punctuation) where a ``words`` or ``tokens`` entry could
-match, and a regular expression only runs when one of its keywords occurs. Token patterns
-therefore match within one run of words.
+words and the keywords of the other entries). Texts with none are done; jieba only segments the
+runs of words (between punctuation) where a ``words`` entry matched, a spaCy ``Doc`` is only built
+for the runs where a ``tokens`` entry could match, and a regular expression only runs when one of
+its keywords occurs. Token patterns therefore match within one run of words.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from spacy.language import Language
-from spacy.matcher import Matcher, PhraseMatcher
+from spacy.matcher import Matcher
 from spacy.tokens import Doc
 
 from pipeline.claims.lexicon import Entry, Lexicon
@@ -40,6 +40,17 @@ class Candidate:
     end: int
 
 
+@dataclass(frozen=True, slots=True)
+class _Meaning:
+    """What one string of the term index stands for, looked up once per hit."""
+
+    terms: tuple[Entry, ...]  # the terms entries it is a string of
+    words: tuple[Entry, ...]  # the words entries it is a string of
+    triggers: dict[str, Entry]  # the entries it is a keyword of, by rule id, in lexicon order
+    regex_triggers: dict[str, Entry]  # those of them that are regex entries
+    token_trigger: bool  # whether one of them is matched over tokens (not a regex entry)
+
+
 def literal_strings(lexicon: Lexicon) -> set[str]:
     """Every literal string of a lexicon: terms, words and keywords (jieba's user words too)."""
     return {s for entry in lexicon.entries for s in (*entry.terms, *entry.keywords)}
@@ -50,19 +61,36 @@ class TermIndex:
 
     def __init__(self, strings: Iterable[str]) -> None:
         self._strings = frozenset(strings)
+        self._firsts = frozenset(string[0] for string in self._strings)
+        self._singles = frozenset(string for string in self._strings if len(string) == 1)
         lengths: dict[str, set[int]] = {}
         for string in self._strings:
-            lengths.setdefault(string[0], set()).add(len(string))
-        # per first character, the lengths of the strings that start with it, longest first
-        self._lengths = {first: tuple(sorted(ls, reverse=True)) for first, ls in lengths.items()}
+            if len(string) > 1:
+                lengths.setdefault(string[:2], set()).add(len(string))
+        # per first two characters, the lengths of the strings (of two or more) that start with
+        # them, longest first: far fewer to try than per first character alone
+        self._lengths = {pair: tuple(sorted(ls, reverse=True)) for pair, ls in lengths.items()}
+
+    @property
+    def strings(self) -> frozenset[str]:
+        """Every string the index finds."""
+        return self._strings
 
     def scan(self, text: str) -> list[Hit]:
+        """Every occurrence of every string, by start and then longest first."""
         hits: list[Hit] = []
-        lengths, strings, size = self._lengths, self._strings, len(text)
-        for i in [i for i, char in enumerate(text) if char in lengths]:
-            for n in lengths[text[i]]:
-                if i + n <= size and text[i : i + n] in strings:
-                    hits.append((i, i + n, text[i : i + n]))
+        firsts, singles, strings, size = self._firsts, self._singles, self._strings, len(text)
+        pairs = self._lengths
+        for i, char in enumerate(text):
+            if char not in firsts:
+                continue
+            lengths = pairs.get(text[i : i + 2])
+            if lengths is not None:
+                for n in lengths:
+                    if i + n <= size and (string := text[i : i + n]) in strings:
+                        hits.append((i, i + n, string))
+            if char in singles:
+                hits.append((i, i + 1, char))
         return hits
 
 
@@ -73,24 +101,37 @@ class CandidateFinder:
         self._nlp = nlp
         self._by_rule = {entry.rule_id: entry for entry in lexicon.entries}
         self._terms: dict[str, list[Entry]] = {}
+        self._words: dict[str, list[Entry]] = {}
         self._triggers: dict[str, list[Entry]] = {}
-        self._phrases = PhraseMatcher(nlp.vocab)
         self._tokens = Matcher(nlp.vocab, validate=True)
         for entry in lexicon.entries:
             self._add(entry)
-        self.index = TermIndex([*self._terms, *self._triggers])
+        self.index = TermIndex([*self._terms, *self._words, *self._triggers])
+        self._meaning = {string: self._meaning_of(string) for string in self.index.strings}
+        # whether each regex entry marks its claim with a group ``term`` (else the whole match)
+        self._marked = {
+            e.rule_id: e.regex is not None and "term" in e.regex.groupindex for e in lexicon.entries
+        }
+
+    def _meaning_of(self, string: str) -> _Meaning:
+        triggers = {entry.rule_id: entry for entry in self._triggers.get(string, ())}
+        return _Meaning(
+            terms=tuple(self._terms.get(string, ())),
+            words=tuple(self._words.get(string, ())),
+            triggers=triggers,
+            regex_triggers={rule_id: e for rule_id, e in triggers.items() if e.kind == "regex"},
+            token_trigger=any(e.kind != "regex" for e in triggers.values()),
+        )
 
     def _add(self, entry: Entry) -> None:
-        if entry.kind == "terms":
+        if entry.kind in ("terms", "words"):
             for term in entry.terms:
-                self._terms.setdefault(term, []).append(entry)
+                (self._terms if entry.kind == "terms" else self._words).setdefault(term, []).append(entry)
             return
         for keyword in entry.keywords:
             self._triggers.setdefault(keyword, []).append(entry)
         try:
-            if entry.kind == "words":
-                self._phrases.add(entry.rule_id, [self._nlp.make_doc(t) for t in entry.terms])
-            elif entry.kind == "tokens":
+            if entry.kind == "tokens":
                 self._tokens.add(entry.rule_id, [list(p) for p in entry.tokens])
         except ValueError as exc:  # spaCy's MatchPatternError is a ValueError
             raise LexiconError(f"{entry.source}: entry {entry.rule_id}: tokens: {exc}") from None
@@ -109,54 +150,66 @@ class CandidateFinder:
         found: list[Candidate] = []
         triggered: dict[str, Entry] = {}
         in_tokens: list[int] = []  # where words / tokens entries were triggered
+        meaning = self._meaning
         for start, end, string in hits:
+            m = meaning[string]
             if near is not None and not any(s < end and start < e for s, e in near):
-                for entry in self._triggers.get(string, ()):
-                    if entry.kind == "regex":
-                        triggered[entry.rule_id] = entry
+                triggered.update(m.regex_triggers)
                 continue
-            entries = self._terms.get(string, ())
-            if entries and (end - start < 2 or not segmentation.cuts_through(start, end)):
-                found.extend(Candidate(entry, start, end) for entry in entries)
-            for entry in self._triggers.get(string, ()):
-                triggered[entry.rule_id] = entry
-                if entry.kind != "regex":
+            if m.terms and (end - start < 2 or not segmentation.cuts_through(start, end)):
+                found.extend([Candidate(entry, start, end) for entry in m.terms])
+            if m.words and segmentation.aligned(start, end):
+                found.extend([Candidate(entry, start, end) for entry in m.words])
+            if m.triggers:
+                triggered.update(m.triggers)  # a rule id already there keeps its place
+                if m.token_trigger:
                     in_tokens.append(start)
         for entry in triggered.values():
             if entry.kind == "regex":
-                found.extend(self._regex(entry, text))
-        for start, _ in segmentation.runs_with(in_tokens):
-            for c in self._in_doc(segmentation.doc((start, _)), set(triggered)):
-                found.append(Candidate(c.entry, c.start + start, c.end + start))
+                self._regex(entry, text, found)
+        if in_tokens:
+            for start, _ in segmentation.runs_with(in_tokens):
+                for c in self._in_doc(segmentation.doc((start, _)), set(triggered)):
+                    found.append(Candidate(c.entry, c.start + start, c.end + start))
         return _outermost(found)
 
-    @staticmethod
-    def _regex(entry: Entry, text: str) -> Iterable[Candidate]:
+    def _regex(self, entry: Entry, text: str, found: list[Candidate]) -> None:
+        """Add the matches of a regex entry (its group ``term`` where it has one and it took part)."""
         assert entry.regex is not None
-        marked = "term" in entry.regex.groupindex
+        if not self._marked[entry.rule_id]:
+            found.extend(
+                [
+                    Candidate(entry, m.start(), m.end())
+                    for m in entry.regex.finditer(text)
+                    if m.end() > m.start()
+                ]
+            )
+            return
         for match in entry.regex.finditer(text):
-            start, end = match.span("term") if marked and match.group("term") is not None else match.span()
+            start, end = match.span("term") if match.group("term") is not None else match.span()
             if end > start:
-                yield Candidate(entry, start, end)
+                found.append(Candidate(entry, start, end))
 
     def _in_doc(self, doc: Doc, triggered: set[str]) -> Iterable[Candidate]:
         strings = self._nlp.vocab.strings
-        for matcher in (self._phrases, self._tokens):
-            if not len(matcher):
-                continue
-            matches = matcher(doc)
-            for match_id, first, last in matches:
-                rule_id = strings[match_id]
-                if rule_id in triggered:
-                    span = doc[first:last]
-                    yield Candidate(self._by_rule[rule_id], span.start_char, span.end_char)
+        for match_id, first, last in self._tokens(doc):
+            rule_id = strings[match_id]
+            if rule_id in triggered:
+                span = doc[first:last]
+                yield Candidate(self._by_rule[rule_id], span.start_char, span.end_char)
 
 
 def _outermost(candidates: list[Candidate]) -> list[Candidate]:
     """Drop matches of an entry that lie inside a longer match of the same entry (最低 in 全网最低价)."""
     if len(candidates) < 2:
         return candidates
-    return [c for c in candidates if not any(_inside(c, o) for o in candidates)]
+    # only matches of one entry can hold one another: compare within each entry's matches
+    by_entry: dict[int, list[Candidate]] = {}
+    for c in candidates:
+        by_entry.setdefault(id(c.entry), []).append(c)
+    if len(by_entry) == len(candidates):
+        return candidates
+    return [c for c in candidates if not any(_inside(c, o) for o in by_entry[id(c.entry)])]
 
 
 def _inside(inner: Candidate, outer: Candidate) -> bool:
