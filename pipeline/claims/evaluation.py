@@ -16,12 +16,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from pipeline.claims.detector import Detector, Source
+from pipeline.claims.detector import Source
 from pipeline.claims.lexicon import CATEGORIES
 from pipeline.errors import RecordError
 from pipeline.jsonl import read_records
+from pipeline.records import Claim
 
 NONE = "none"
 # the `source` values accepted in input files, and what each means to the detector
@@ -174,7 +175,13 @@ class Report:
         }
 
 
-def evaluate(detector: Detector, examples: Iterable[Example]) -> Report:
+class Finds(Protocol):
+    """What evaluation needs of a detector (the rules, or the rules with the learned model)."""
+
+    def detect(self, text: str, *, source: Source = "speech") -> list[Claim]: ...
+
+
+def evaluate(detector: Finds, examples: Iterable[Example]) -> Report:
     """Run the detector over labelled examples."""
     report = Report()
     for example in examples:
@@ -249,3 +256,12 @@ def _kind_line(kind: str, r: Report) -> str:
         f"{kind:<16}{r.examples:>7}{claims:>8}{b.f1:>8.3f}{b.precision:>7.3f}{b.recall:>8.3f}"
         f"{r.macro_f1:>10.3f}{r.flagged_share:>9.1%}"
     )
+
+
+def format_comparison(rules: Report, both: Report) -> str:
+    """The rules beside the rules with the learned model, in all and per source kind."""
+    lines = ["rules | rules + learned", _KIND_HEADER, _kind_line("all", rules), _kind_line("+learned", both)]
+    for kind in KINDS:
+        if kind in rules.kinds and len(rules.kinds) > 1:
+            lines += [_kind_line(kind, rules.kinds[kind]), _kind_line("  +learned", both.kinds[kind])]
+    return "\n".join(lines)

@@ -12,7 +12,16 @@ import click
 from tqdm import tqdm
 
 from pipeline.claims.detector import Detector, Source, load_detector
-from pipeline.claims.evaluation import SOURCES, Example, data_files, evaluate, format_report, read_examples
+from pipeline.claims.evaluation import (
+    SOURCES,
+    Example,
+    Finds,
+    data_files,
+    evaluate,
+    format_comparison,
+    format_report,
+    read_examples,
+)
 from pipeline.commands.main import settings_of
 from pipeline.errors import RecordError
 from pipeline.jsonl import read_records, write_objects
@@ -151,25 +160,64 @@ def _report(bad: list[RecordError]) -> None:
     show_default=True,
     help="Of a split corpus (tests/data/real), only the development or the held-out lines.",
 )
+@click.option(
+    "--learned",
+    "training",
+    multiple=True,
+    type=click.Path(exists=True),
+    help="Also measure the rules with the learned model, trained on these labelled files or directories "
+    "(never on held-out lines, nor on lines of the part being measured).",
+)
 @click.option("--errors", default=0, show_default=True, help="Also list up to N utterances it got wrong.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @_lexicons_option
 @click.pass_context
 def eval_claims(
-    ctx: click.Context, *, data: str, part: str, errors: int, as_json: bool, lexicon_dir: Path | None
+    ctx: click.Context,
+    *,
+    data: str,
+    part: str,
+    training: tuple[str, ...],
+    errors: int,
+    as_json: bool,
+    lexicon_dir: Path | None,
 ) -> None:
     """Precision, recall and F1 per category, macro-F1, binary F1, no-claim lines flagged, confusions,
-    and the same per source kind."""
+    and the same per source kind (with --learned: beside the rules with the learned model)."""
     detector = _detector(ctx, lexicon_dir)
     bad: list[RecordError] = []
-    examples = (e for e in _examples(data, bad) if part in ("all", e.part))
+    examples = [e for e in _examples(data, bad) if part in ("all", e.part)]
     report = evaluate(detector, examples)
+    learned = _with_learned(detector, training, part, bad)
+    both = evaluate(learned, examples) if learned else None
     if as_json:
-        click.echo(json.dumps({"lexicon_version": detector.version, **report.summary()}, ensure_ascii=False))
+        figures = {"lexicon_version": detector.version, **report.summary()}
+        if both is not None:
+            figures["with_learned"] = both.summary()
+        click.echo(json.dumps(figures, ensure_ascii=False))
     else:
         click.echo(f"lexicon {detector.version}, {data}\n")
         click.echo(format_report(report, errors=errors))
+        if both is not None:
+            click.echo("\n" + format_comparison(report, both))
     _report(bad)
+
+
+def _with_learned(
+    detector: Detector, training: tuple[str, ...], part: str, bad: list[RecordError]
+) -> Finds | None:
+    """The rules with a learned model trained on ``training`` (never on lines of ``part``)."""
+    if not training:
+        return None
+    from pipeline.claims.learned import WithLearned, train
+
+    # the held-out part of a split corpus is only ever measured, never learned from
+    lines = [e for path in training for e in _examples(path, bad) if e.part not in ("heldout", part)]
+    if not lines:
+        raise click.UsageError("--learned: no labelled lines to train on")
+    click.echo(f"learned model: trained on {len(lines)} lines", err=True)
+    model = train([e.text for e in lines], [e.labels for e in lines], normalise=detector.normalise_text)
+    return WithLearned(detector, model)
 
 
 def _examples(data: str, bad: list[RecordError]) -> Iterator[Example]:

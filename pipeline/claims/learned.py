@@ -1,0 +1,215 @@
+"""A learned second opinion: logistic regression over character n-grams, trained on labelled lines.
+
+The rules of the lexicons decide what is a claim and say why. This model is trained on labelled
+utterances (the authored set, our own cases, the development part of the real-world corpus) and
+can propose categories the rules miss. It is measured beside the rules, with and without it
+(``claimwatch eval claims --learned TRAIN``, docs/claims.md), and says why as the rules do: the
+rule id ``LEARNED-<CATEGORY>``, the span of the n-grams that weighed most, the category's legal
+basis.
+
+Features are the character 1- to 3-grams of the normalised text (Simplified, half-width, lower
+case), weighted by sublinear term frequency times inverse document frequency and L2-normalised;
+one binary logistic regression per category, with L2 regularisation and class weights that
+balance positives and negatives, fitted by full-batch gradient descent (Adam) with numpy, so the
+result is deterministic and needs no other library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from pipeline.claims.detector import Detector, Source
+from pipeline.claims.lexicon import CATEGORIES
+from pipeline.records import Claim
+
+NGRAMS = (1, 2, 3)
+MIN_COUNT = 2  # n-grams seen in fewer training lines are left out
+Floats = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class LearnedClaim:
+    """A category the model proposes for a text, with its probability and the span behind it."""
+
+    category: str
+    probability: float
+    start: int
+    end: int
+
+
+def ngrams(text: str) -> Iterable[tuple[str, int]]:
+    """Every character n-gram of ``text`` with its start offset."""
+    for n in NGRAMS:
+        for i in range(len(text) - n + 1):
+            yield text[i : i + n], i
+
+
+@dataclass(frozen=True)
+class LearnedModel:
+    """The fitted model: the n-gram vocabulary with its idf, and per category weights and a bias."""
+
+    vocabulary: dict[str, int]
+    idf: Floats
+    weights: Floats  # (n-grams, categories)
+    bias: Floats  # (categories,)
+    threshold: float
+
+    def probabilities(self, text: str) -> dict[str, float]:
+        """Each category's probability for a normalised text."""
+        row = self._row(text)
+        if not row:
+            scores = self.bias
+        else:
+            index = np.fromiter(row, dtype=np.int64)
+            values = np.fromiter(row.values(), dtype=np.float64)
+            scores = values @ self.weights[index] + self.bias
+        return dict(zip(CATEGORIES, (1.0 / (1.0 + np.exp(-scores))).tolist(), strict=True))
+
+    def claims(self, text: str) -> list[LearnedClaim]:
+        """The categories whose probability reaches the threshold, each with the span of its
+        strongest n-gram (extended over the neighbouring n-grams that also push it up)."""
+        out = []
+        for category, probability in self.probabilities(text).items():
+            if probability >= self.threshold:
+                start, end = self._evidence(text, CATEGORIES.index(category))
+                out.append(LearnedClaim(category, round(probability, 4), start, end))
+        return out
+
+    def _row(self, text: str) -> dict[int, float]:
+        counts = Counter(self.vocabulary[g] for g, _ in ngrams(text) if g in self.vocabulary)
+        row = {i: (1.0 + math.log(c)) * float(self.idf[i]) for i, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in row.values())) or 1.0
+        return {i: v / norm for i, v in row.items()}
+
+    def _evidence(self, text: str, category: int) -> tuple[int, int]:
+        weighed = [
+            (float(self.weights[self.vocabulary[g], category]), i, i + len(g))
+            for g, i in ngrams(text)
+            if g in self.vocabulary
+        ]
+        best = max(weighed, default=(0.0, 0, len(text)))
+        start, end = best[1], best[2]
+        for weight, s, e in sorted(weighed, key=lambda w: w[1]):
+            if weight > 0 and s <= end and e >= start:  # touching or overlapping, pushing up too
+                start, end = min(start, s), max(end, e)
+        return start, end
+
+
+def train(
+    texts: Sequence[str],
+    labels: Sequence[frozenset[str]],
+    *,
+    threshold: float = 0.8,
+    l2: float = 1e-4,
+    steps: int = 300,
+    normalise: Callable[[str], str] = lambda t: t,
+) -> LearnedModel:
+    """Fit the model on labelled texts (each normalised with ``normalise`` first)."""
+    docs = [normalise(t) for t in texts]
+    frequency: Counter[str] = Counter(g for d in docs for g in {g for g, _ in ngrams(d)})
+    vocabulary = {g: i for i, g in enumerate(sorted(g for g, c in frequency.items() if c >= MIN_COUNT))}
+    idf = np.ones(len(vocabulary))
+    for g, i in vocabulary.items():
+        idf[i] = math.log((1 + len(docs)) / (1 + frequency[g])) + 1.0
+    empty = LearnedModel(
+        vocabulary, idf, np.zeros((len(vocabulary), len(CATEGORIES))), np.zeros(7), threshold
+    )
+    rows = [empty._row(d) for d in docs]
+    y = np.array([[c in labs for c in CATEGORIES] for labs in labels], dtype=np.float64)
+    weights, bias = _fit(rows, y, len(vocabulary), l2=l2, steps=steps)
+    return LearnedModel(vocabulary, idf, weights, bias, threshold)
+
+
+def _fit(
+    rows: list[dict[int, float]], y: Floats, features: int, *, l2: float, steps: int
+) -> tuple[Floats, Floats]:
+    """Full-batch Adam on the class-weighted logistic loss of every category at once."""
+    doc = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)]).astype(np.int64)
+    col = np.concatenate([np.fromiter(r, dtype=np.int64, count=len(r)) for r in rows])
+    val = np.concatenate([np.fromiter(r.values(), dtype=np.float64, count=len(r)) for r in rows])
+    positives = y.sum(axis=0).clip(1.0)
+    balance = np.where(
+        y > 0, len(rows) / (2 * positives), len(rows) / (2 * (len(rows) - positives).clip(1.0))
+    )
+    w = np.zeros((features, y.shape[1]))
+    b = np.zeros(y.shape[1])
+    m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    for step in range(1, steps + 1):
+        scores = np.stack(
+            [np.bincount(doc, weights=val * w[col, c], minlength=len(rows)) for c in range(y.shape[1])],
+            axis=1,
+        )
+        error = balance * (1.0 / (1.0 + np.exp(-(scores + b))) - y) / len(rows)
+        grad_w: Floats = l2 * w + np.stack(
+            [np.bincount(col, weights=val * error[doc, c], minlength=features) for c in range(y.shape[1])],
+            axis=1,
+        )
+        grad_b: Floats = error.sum(axis=0)
+        for param, grad, moments in ((w, grad_w, (m_w, v_w)), (b, grad_b, (m_b, v_b))):
+            _adam(param, grad, moments, step)
+    return w, b
+
+
+_RATE, _BETA1, _BETA2 = 0.05, 0.9, 0.999
+
+
+def _adam(param: Floats, grad: Floats, moments: tuple[Floats, Floats], step: int) -> None:
+    """One Adam update of ``param`` in place."""
+    first, second = moments
+    first *= _BETA1
+    first += (1 - _BETA1) * grad
+    second *= _BETA2
+    second += (1 - _BETA2) * grad * grad
+    param -= _RATE * (first / (1 - _BETA1**step)) / (np.sqrt(second / (1 - _BETA2**step)) + 1e-8)
+
+
+class WithLearned:
+    """The rules' claims, and those the model proposes in categories the rules found nothing of.
+
+    A proposed claim says it is the model's (``rule_id`` ``LEARNED-<CATEGORY>``, ``extra`` with the
+    probability), points at the span that weighed most and carries the category's legal basis.
+    """
+
+    def __init__(self, detector: Detector, model: LearnedModel) -> None:
+        self.detector = detector
+        self.model = model
+        self.version = f"{detector.version}+learned"
+        bases: dict[str, Counter[str]] = {}
+        for entry in detector.lexicon.entries:
+            bases.setdefault(entry.category, Counter())[entry.legal_basis] += 1
+        self._legal_basis = {c: bases[c].most_common(1)[0][0] for c in bases}
+
+    def detect(self, text: str, *, source: Source = "speech") -> list[Claim]:
+        claims = self.detector.detect(text, source=source)
+        have = {c.category for c in claims}
+        normalised = self.detector.normalised(text, source=source)
+        for proposed in self.model.claims(normalised.text):
+            if proposed.category not in have:
+                claims.append(self._claim(proposed, normalised.original, normalised.span))
+        return claims
+
+    def _claim(
+        self, proposed: LearnedClaim, original: str, span: Callable[[int, int], tuple[int, int]]
+    ) -> Claim:
+        start, end = span(proposed.start, proposed.end)
+        category = proposed.category
+        return Claim(
+            category=category,
+            term=original[start:end],
+            start=start,
+            end=end,
+            severity="medium",
+            rule_id=f"LEARNED-{category.upper()}",
+            legal_basis=self._legal_basis.get(category, ""),
+            lexicon_version=self.version,
+            requires=("cosmetics_special_registration", "health_food_registration")
+            if category == "efficacy"
+            else (),
+            extra={"model": "learned", "probability": proposed.probability},
+        )
