@@ -136,9 +136,12 @@ def test_a_registered_function_on_a_filed_health_food_is_not_covered() -> None:
     assert categories(found) == {"efficacy_without_registration", "efficacy"}
     registered = Qualification("health_food_registration", "国食健注G20190123", date(2030, 1, 1))
     lawful = entry(category="health_food", qualifications=(registered,))
-    assert checker(lawful, detector=FakeDetector()).on_listing(
-        listing(category="health_food", title="增强免疫力 蛋白粉", qualifications=())
-    ) == []
+    assert (
+        checker(lawful, detector=FakeDetector()).on_listing(
+            listing(category="health_food", title="增强免疫力 蛋白粉", qualifications=())
+        )
+        == []
+    )
 
 
 def test_the_ledger_category_adds_its_requirements() -> None:

@@ -1,0 +1,99 @@
+"""Knowledge files (lexicons/knowledge/*.yaml): loaded, validated, with their sources, as macros."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.claims.knowledge import trie_pattern
+from pipeline.claims.lexicon import load_lexicon
+from pipeline.claims.normalize import Normaliser
+from pipeline.config import LEXICON_DIR
+from pipeline.errors import LexiconError
+
+NORMALISE = Normaliser().text
+LISTED = yaml.safe_load((LEXICON_DIR / "claims.yaml").read_text(encoding="utf-8"))["knowledge"]
+
+
+def test_every_knowledge_list_names_sources_its_file_describes() -> None:
+    lexicon = load_lexicon(LEXICON_DIR, NORMALISE)
+    names = [k.name for k in lexicon.knowledge]
+    assert len(names) == len(set(names)) >= 10
+    for name in LISTED:
+        data = yaml.safe_load((LEXICON_DIR / name).read_text(encoding="utf-8"))
+        for source in data["sources"].values():
+            assert source["title"].strip()
+        for listed in data["lists"].values():
+            assert set(listed["sources"]) <= set(data["sources"])
+    assert all(k.terms and k.sources for k in lexicon.knowledge)
+
+
+def test_a_knowledge_list_is_a_macro_and_a_term_list() -> None:
+    lexicon = load_lexicon(LEXICON_DIR, NORMALISE)
+    conditions = next(k for k in lexicon.knowledge if k.name == "DISEASE_NAME")
+    assert "高血压" in conditions.terms
+    medical = {e.rule_id: e for e in lexicon.entries}["MED-FOR-CONDITION"]
+    assert medical.regex is not None and medical.regex.search("糖尿病患者都可以放心吃")  # noqa: PT018
+    whitening = {e.rule_id: e for e in lexicon.entries}["EFF-WHITENING"]
+    assert "焕白" in whitening.terms  # from the WHITENING list
+
+
+def copied(tmp_path: Path) -> Path:
+    copy = tmp_path / "lexicons"
+    shutil.copytree(LEXICON_DIR, copy)
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, (path, old)
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        ("knowledge/conditions.yaml", "name: conditions\n", "name: conditions\ncolour: red\n",
+         r"conditions\.yaml: unknown key\(s\) colour"),
+        ("knowledge/conditions.yaml", "    sources: [ANIMAL, COMMON]", "    sources: [ANIMAL, ICD11]",
+         r"conditions\.yaml: list PET_DISEASE: sources: ICD11 not described under sources"),
+        ("knowledge/conditions.yaml", "    sources: [ANIMAL, COMMON]", "    sources: []",
+         r"list PET_DISEASE: sources: expected a non-empty list"),
+        ("knowledge/conditions.yaml", "terms: [猫瘟, ", "terms: [猫瘟, 猫瘟, ",
+         r"list PET_DISEASE: terms: listed twice: 猫瘟"),
+        ("knowledge/conditions.yaml", "  PET_DISEASE:\n", "  pet_disease:\n",
+         r"lists: 'pet_disease' is not an upper-case name"),
+        ("knowledge/conditions.yaml", "  ANIMAL:\n    title: ", "  ANIMAL:\n    titel: ",
+         r"sources: ANIMAL: expected a mapping with a title"),
+        ("knowledge/authority.yaml", "  STATE_BODY:\n", "  DISEASE_NAME:\n",
+         r"knowledge: list\(s\) DISEASE_NAME defined twice"),
+        ("claims.yaml", "  NUM: ", "  DISEASE_NAME: 'y'\n  NUM: ",
+         r"macros: DISEASE_NAME is already a knowledge list"),
+        ("efficacy.yaml", "'{WHITENING}'", "'{WHITENNING}'",
+         r"EFF-WHITENING\): \{WHITENNING\} is not a knowledge list"),
+        ("claims.yaml", "knowledge/meta_speech.yaml]", "knowledge/meta.yaml]",
+         r"knowledge: knowledge/meta\.yaml: no such file"),
+    ],
+)  # fmt: skip
+def test_a_malformed_knowledge_file_names_file_list_and_reason(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    copy = copied(tmp_path)
+    edit(copy / file, old, new)
+    with pytest.raises(LexiconError, match=message):
+        load_lexicon(copy, NORMALISE)
+
+
+@given(st.lists(st.text(alphabet="高血压糖尿病癌症a.*?", min_size=1, max_size=5), min_size=1, max_size=12))
+def test_the_trie_pattern_matches_exactly_the_terms(terms: list[str]) -> None:
+    pattern = re.compile(trie_pattern(terms))
+    for term in terms:
+        assert pattern.fullmatch(term)
+    for other in ("x", "高", "尿病癌"):
+        assert bool(pattern.fullmatch(other)) == (other in terms)
