@@ -19,12 +19,6 @@ from pipeline.warehouse import Store
 
 Violations = set[tuple[str, str, str]]  # (event_id, kind, category)
 
-# Expected claims of the sample (utterance, category) that Whisper base does not hear on every x86
-# CPU: CTranslate2's int8 kernels differ by CPU, and some (Intel Xeon with AVX-512; the GENERIC
-# kernels, `CT2_FORCE_CPU_ISA=GENERIC`, on any CPU) hear 喝了以后能降血压降血糖 as 降水压降水糖.
-# Tests assert every other expected claim, and nothing unexpected, on any CPU.
-NOT_HEARD_ON_EVERY_CPU = {(11, "medical")}
-
 
 def env_of(settings: Settings, broker: str = "") -> dict[str, str]:
     """The environment a ClaimWatch process (or a CliRunner) needs to use these settings and this

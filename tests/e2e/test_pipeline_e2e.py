@@ -38,7 +38,6 @@ from pipeline.stream.runtime import create_runtime
 from pipeline.warehouse import Store, open_store
 from tests.conftest import unique_database
 from tests.pipeline_harness import (
-    NOT_HEARD_ON_EVERY_CPU,
     Violations,
     Worker,
     claimwatch,
@@ -81,8 +80,8 @@ def reference(model: models.LoadedModel, embedded_dir: Path) -> Violations:
 
 
 def assert_matches_expected(found: Violations, records: list[Violation], sample: Sample) -> None:
-    """The sample's expected checks (by listing) exactly; of its expected claims (by utterance),
-    every one that any x86 CPU hears and nothing that is not expected."""
+    """The sample's expected claims (by utterance) and checks (by listing), and nothing else, on any
+    x86 CPU: the words Whisper writes differ between CPUs (docs/speech.md), the claims must not."""
     spans = [(s["start"], s["end"]) for s in sample.timeline]
     heard = set()
     for v in records:
@@ -90,8 +89,7 @@ def assert_matches_expected(found: Violations, records: list[Violation], sample:
             (index,) = [i for i, (start, end) in enumerate(spans) if start - 1.0 <= v.offset_s <= end]
             heard.add((index, v.category))
     expected = {(item["segment"], c) for item in sample.expected["claims"] for c in item["categories"]}
-    assert heard <= expected, f"claims the sample does not make: {heard - expected}"
-    assert expected - NOT_HEARD_ON_EVERY_CPU <= heard, f"claims not heard: {expected - heard}"
+    assert heard == expected, f"not heard: {expected - heard}; not made: {heard - expected}"
     checks = {(v.listing_id, v.category) for v in records if v.kind != "claim"}
     assert checks == {(c["listing_id"], c["category"]) for c in sample.expected["checks"]}
     assert len(found) == len(records)
@@ -214,7 +212,7 @@ def test_demo_command_on_a_fresh_data_directory(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     (count,) = re.findall(r"^(\d+) violations in demo-001", done.stdout, re.MULTILINE)
     expected = sum(len(c["categories"]) for c in SAMPLE.expected["claims"]) + len(SAMPLE.expected["checks"])
-    assert expected - len(NOT_HEARD_ON_EVERY_CPU) <= int(count) <= expected, done.stdout
+    assert int(count) == expected, done.stdout
     assert "summary by kind:" in done.stdout
     assert "efficacy_without_registration" in done.stdout
     assert (tmp_path / "data" / "audio" / "demo-001.ogg").stat().st_size > 100_000

@@ -27,7 +27,7 @@ from tests.audio_sources import AUDIO, SAMPLE, generated, hls, http_server
 
 pytestmark = pytest.mark.slow
 
-CLIPS_CER = 0.12  # measured 0.103
+CLIPS_CER = 0.13  # measured 0.103 (AMD, oneDNN kernels), 0.124 with CT2_USE_MKL=1
 SAMPLE_CER = 0.15  # measured 0.123
 TIMELINE = json.loads((SAMPLE / "timeline.json").read_text(encoding="utf-8"))["segments"]
 
