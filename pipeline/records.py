@@ -15,6 +15,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -76,9 +77,27 @@ class AudioChunk:
         return len(self.pcm) / 2 / self.sample_rate_hz
 
 
+SENTENCE_END = re.compile(r"[。!！?？;；…\n]+")
+PAUSE_S = 0.6  # a silence this long between two characters ends a sentence (ASR writes few stops)
+
+
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """The sentence of a segment that holds some characters: its characters and its times."""
+
+    start: int
+    end: int
+    offset_s: float
+    end_offset_s: float
+
+
 @dataclass(frozen=True, slots=True)
 class TranscriptSegment:
-    """A stretch of recognised speech, times in seconds from stream start."""
+    """A stretch of recognised speech, times in seconds from stream start.
+
+    ``char_starts_s``, when known, holds when each character of ``text`` was said (one per
+    character, from the word alignment), so a claim can be placed in its sentence.
+    """
 
     segment_id: str
     stream_id: str
@@ -89,7 +108,21 @@ class TranscriptSegment:
     avg_logprob: float = 0.0
     low_confidence: bool = False
     model: str = ""
+    char_starts_s: tuple[float, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def sentence_at(self, start: int, end: int) -> Sentence:
+        """The sentence holding characters ``start``..``end``: cut at sentence punctuation and at
+        pauses of ``PAUSE_S``; the whole segment when the characters' times are not known."""
+        times = self.char_starts_s
+        if len(times) != len(self.text):
+            return Sentence(0, len(self.text), self.offset_s, self.end_offset_s)
+        cuts = {m.end() for m in SENTENCE_END.finditer(self.text)}
+        cuts |= {i for i in range(1, len(times)) if times[i] - times[i - 1] >= PAUSE_S}
+        first = max((c for c in cuts if c <= start), default=0)
+        last = min((c for c in cuts if c >= max(end, start + 1)), default=len(self.text))
+        end_s = times[last] if last < len(times) else self.end_offset_s
+        return Sentence(first, last, times[first], max(end_s, times[first]))
 
 
 @dataclass(frozen=True, slots=True)

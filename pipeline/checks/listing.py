@@ -309,7 +309,8 @@ class ListingChecker:
             rule.kind, finding.check, rule.severity, finding.term, rule.rule_id, legal, self.rules.version
         )
         return violation(
-            event, charge, key=(event.listing_id, rule.kind, finding.check), when=state.span(event, segment),
+            event, charge, key=(event.listing_id, rule.kind, finding.check),
+            when=state.span(event, segment, (claim.start, claim.end) if claim else (0, 0)),
             source="speech" if segment else "listing", text=text, listing_id=event.listing_id,
             product_id=subject.product_id,
             evidence=_evidence(subject, finding.reason, claims=(claim,) if claim else (), segment=segment),

@@ -173,18 +173,21 @@ def speech_violation(
     """The claims of one category heard in one segment, as one violation.
 
     The most severe claim (the first of equals) names the term and rule; all of them are in the
-    evidence. The id depends on the segment (itself derived from the audio alone) and the
-    category, not on the recognised characters, so the same claim in the same stretch of audio
-    keeps its id however the words were transcribed.
+    evidence. The violation is placed in the sentence that holds that claim (its text and times;
+    the whole piece stays in the evidence as context). The id depends on the segment (itself
+    derived from the audio alone) and the category, not on the recognised characters, so the same
+    claim in the same stretch of audio keeps its id however the words were transcribed.
     """
     claim = max(claims, key=lambda c: _SEVERITY_RANK[c.severity])
+    sentence = segment.sentence_at(claim.start, claim.end)
+    at = info.started_at + timedelta(seconds=sentence.offset_s)
     evidence = Evidence(
         listing=on_stage, claims=tuple(claims), segment=segment, asr_low_confidence=segment.low_confidence
     )
     return violation(
         info, Charge.of_claim(claim), key=("speech", segment.segment_id, claim.category),
-        when=(info.started_at + timedelta(seconds=segment.offset_s), segment.offset_s, segment.end_offset_s),
-        source="speech", text=segment.text, evidence=evidence,
+        when=(at, sentence.offset_s, sentence.end_offset_s),
+        source="speech", text=segment.text[sentence.start : sentence.end], evidence=evidence,
         listing_id=on_stage.listing_id if on_stage else None,
         product_id=on_stage.product_id if on_stage else None,
     )  # fmt: skip

@@ -90,9 +90,13 @@ class StreamState:
             return 0.0
         return max(0.0, round((ts - self.started_at).total_seconds(), 3))
 
-    def span(self, event: ListingEvent, segment: TranscriptSegment | None) -> tuple[datetime, float, float]:
-        """When a violation happened: the segment's time for speech, the event's for a listing."""
+    def span(
+        self, event: ListingEvent, segment: TranscriptSegment | None, chars: tuple[int, int] = (0, 0)
+    ) -> tuple[datetime, float, float]:
+        """When a violation happened: for speech the time of the sentence holding ``chars`` of the
+        segment, for a listing the event's."""
         if segment is not None:
-            return self.time_of(segment.offset_s), segment.offset_s, segment.end_offset_s
+            sentence = segment.sentence_at(*chars)
+            return self.time_of(sentence.offset_s), sentence.offset_s, sentence.end_offset_s
         offset = self.offset_of(event.ts)
         return event.ts, offset, offset

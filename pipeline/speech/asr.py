@@ -32,6 +32,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from faster_whisper.audio import pad_or_trim
@@ -42,6 +43,7 @@ from pipeline.records import AudioChunk, TranscriptSegment, stable_id
 from pipeline.speech.filters import Part, Thresholds, judge_piece
 from pipeline.speech.models import LoadedModel
 from pipeline.speech.pieces import Piece, SpeechPieces, check_piece
+from pipeline.speech.timing import carry_times, char_times
 from pipeline.speech.vad import SAMPLE_RATE_HZ, CutOptions, Floats
 
 CPU_BUDGET_S = 28.0  # Whisper's encoder costs a full 30 s window per piece: fill it on a CPU
@@ -70,6 +72,9 @@ class TranscriberOptions:
     # One segment per piece (an utterance), its id a function of the piece alone: what the worker
     # wants, so a claim keeps its id however Whisper splits the words. Else one per timestamp span.
     segment_per_piece: bool = False
+    # When each character was said (faster-whisper's word alignment, a decoder pass per batch):
+    # what places a claim in its sentence. Only with segment_per_piece.
+    char_times: bool = False
     cut: CutOptions = field(default_factory=CutOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -84,7 +89,7 @@ def worker_options(device: str) -> TranscriberOptions:
     """What the streaming worker (and `claimwatch analyze`) use for pieces cut at ingest, one per
     utterance: an encoder window sized to each piece, one segment per piece."""
     del device  # short windows pay on a GPU too
-    return TranscriberOptions(context_step_s=2.0, segment_per_piece=True, batch_size=8)
+    return TranscriberOptions(context_step_s=2.0, segment_per_piece=True, batch_size=8, char_times=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,10 +205,10 @@ class Transcriber:
             groups.setdefault(self._frames(job), []).append(index)
         segments: dict[int, list[TranscriptSegment]] = {}
         for frames, indices in groups.items():
-            for index, (scores, spans) in zip(
+            for index, (scores, spans, words) in zip(
                 indices, self._generate(frames, [jobs[i] for i in indices]), strict=True
             ):
-                segments[index] = self._segments(jobs[index], spans, *scores)
+                segments[index] = self._segments(jobs[index], spans, words, *scores)
         return [segment for index in sorted(segments) for segment in segments[index]]
 
     def _frames(self, job: _Job) -> int:
@@ -214,8 +219,8 @@ class Transcriber:
         seconds = max(self.options.min_context_s, math.ceil(len(job.audio) / SAMPLE_RATE_HZ / step) * step)
         return min(WINDOW_FRAMES, round(seconds * 100))
 
-    def _generate(self, frames: int, jobs: list[_Job]) -> list[tuple[tuple[float, float], list[Span]]]:
-        """Each piece's (avg_logprob, no_speech_prob) and its timestamped spans."""
+    def _generate(self, frames: int, jobs: list[_Job]) -> list[tuple[tuple[float, float], list[Span], Words]]:
+        """Each piece's (avg_logprob, no_speech_prob), its timestamped spans and its aligned words."""
         opt = self.options
         whisper = self.model.whisper
         features = np.stack(
@@ -233,16 +238,25 @@ class Transcriber:
             return_scores=True,
             return_no_speech_prob=True,
         )
-        out: list[tuple[tuple[float, float], list[Span]]] = []
-        for job, result in zip(jobs, results, strict=True):
-            tokens = list(result.sequences_ids[0])
+        sequences = [list(result.sequences_ids[0]) for result in results]
+        words = self._align(encoded, frames, sequences) if opt.char_times else [[] for _ in jobs]
+        out: list[tuple[tuple[float, float], list[Span], Words]] = []
+        for job, result, tokens, aligned in zip(jobs, results, sequences, words, strict=True):
             avg_logprob = float(result.scores[0]) * len(tokens) / (len(tokens) + 1)
             spans = _split(tokens, self._tokenizer.timestamp_begin, len(job.audio) / SAMPLE_RATE_HZ)
-            out.append(((avg_logprob, float(result.no_speech_prob)), spans))
+            out.append(((avg_logprob, float(result.no_speech_prob)), spans, aligned))
         return out
 
+    def _align(self, encoded: Any, frames: int, sequences: list[list[int]]) -> list[Words]:
+        """The words of each piece with their times (seconds into the piece)."""
+        text = [[t for t in tokens if t < self._tokenizer.eot] for tokens in sequences]
+        if not any(text):
+            return [[] for _ in sequences]
+        aligned: list[Words] = self.model.whisper.find_alignment(self._tokenizer, text, encoded, frames)
+        return aligned
+
     def _segments(
-        self, job: _Job, spans: list[Span], avg_logprob: float, no_speech_prob: float
+        self, job: _Job, spans: list[Span], words: Words, avg_logprob: float, no_speech_prob: float
     ) -> list[TranscriptSegment]:
         if self.options.segment_per_piece and len(spans) > 1:
             spans = [(spans[0][0], spans[-1][1], [t for _, _, tokens in spans for t in tokens])]
@@ -267,9 +281,18 @@ class Transcriber:
                     avg_logprob=round(avg_logprob, 4),
                     low_confidence=verdict.low_confidence,
                     model=self.model.label,
+                    char_starts_s=self._char_starts(words, verdict.text, start_s) if len(spans) == 1 else (),
                 )
             )
         return out
+
+    @staticmethod
+    def _char_starts(words: Words, text: str, start_s: float) -> tuple[float, ...]:
+        """When each character of the kept text was said (from the stream's start)."""
+        if not words:
+            return ()
+        aligned, times = char_times(words)
+        return tuple(round(start_s + t, 3) for t in carry_times(aligned, times, text))
 
     def _segment_id(self, job: _Job, index: int) -> str:
         if self.options.segment_per_piece:
@@ -278,6 +301,7 @@ class Transcriber:
 
 
 Span = tuple[float, float, list[int]]
+Words = list[dict[str, Any]]  # faster-whisper's aligned words: word, start, end (seconds into the piece)
 
 
 def _split(tokens: list[int], timestamp_begin: int, duration_s: float) -> list[Span]:
