@@ -48,6 +48,7 @@ class Detector:
         nlp, tokenizer = chinese_pipeline(strings)
         self._finder = CandidateFinder(lexicon, nlp)
         asr_words = {s for e in lexicon.entries if e.asr for s in (*e.terms, *e.keywords)}
+        asr_words.update(t for k in lexicon.knowledge if k.asr for t in k.terms)
         self._tokenizer = tokenizer
         self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
         # the global context rules that apply to each category, in their order: every candidate

@@ -19,10 +19,12 @@ A file looks like::
         note: diseases named outright
         sources: [NAME10, COMMON]
         terms: [高血压, 糖尿病, ...]
+        asr: true        # also read through homophones in speech (将血压 heard for 降血压)
 
 Everything is checked when the lexicon loads (:class:`~pipeline.errors.LexiconError` naming the
 file and the list): unknown keys, a list without sources or naming a source the file does not
-describe, empty or duplicated terms, a list name that is not an upper-case macro name.
+describe, empty or duplicated terms, a list name that is not an upper-case macro name, an ``asr``
+that is not true or false.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from pipeline.errors import LexiconError
 
 _FILE_KEYS = frozenset({"name", "version", "description", "sources", "lists", "note"})
 _SOURCE_KEYS = frozenset({"title", "issuer", "date", "url", "note"})
-_LIST_KEYS = frozenset({"note", "sources", "terms"})
+_LIST_KEYS = frozenset({"asr", "note", "sources", "terms"})
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -48,6 +50,9 @@ class TermList:
     terms: tuple[str, ...]
     sources: tuple[str, ...]
     file: str
+    # whether speech is read for these words through homophones too (names of diseases and
+    # symptoms, which a recogniser garbles: 唐尿病, 高血鸭); off for lists of common words
+    asr: bool = False
 
     @property
     def pattern(self) -> str:
@@ -94,7 +99,10 @@ def _term_list(name: Any, raw: Any, known: set[str], where: str, normalise: Call
     doubled = sorted({t for t in normalised if normalised.count(t) > 1})
     if doubled:
         raise LexiconError(f"{here}: terms: listed twice: {', '.join(doubled)}")
-    return TermList(name, tuple(normalised), tuple(cited), where)
+    asr = raw.get("asr", False)
+    if not isinstance(asr, bool):
+        raise LexiconError(f"{here}: asr: expected true or false, got {asr!r}")
+    return TermList(name, tuple(normalised), tuple(cited), where, asr)
 
 
 def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -11,6 +11,7 @@ import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
+from pipeline.claims import Detector, load_detector
 from pipeline.claims.knowledge import trie_pattern
 from pipeline.claims.lexicon import load_lexicon
 from pipeline.claims.normalize import Normaliser
@@ -79,6 +80,8 @@ def edit(path: Path, old: str, new: str) -> None:
          r"EFF-WHITENING\): \{WHITENNING\} is not a knowledge list"),
         ("claims.yaml", "knowledge/meta_speech.yaml]", "knowledge/meta.yaml]",
          r"knowledge: knowledge/meta\.yaml: no such file"),
+        ("knowledge/conditions.yaml", "  PET_DISEASE:\n    asr: true\n",
+         "  PET_DISEASE:\n    asr: yes please\n", r"list PET_DISEASE: asr: expected true or false"),
     ],
 )  # fmt: skip
 def test_a_malformed_knowledge_file_names_file_list_and_reason(
@@ -88,6 +91,18 @@ def test_a_malformed_knowledge_file_names_file_list_and_reason(
     edit(copy / file, old, new)
     with pytest.raises(LexiconError, match=message):
         load_lexicon(copy, NORMALISE)
+
+
+def test_a_list_marked_asr_is_read_through_homophones_in_speech(tmp_path: Path) -> None:
+    """老寒腿, 骨质疏松 and 腰肌劳损 are no lexicon term, only names of conditions.yaml: heard as
+    老韩腿, 骨质书松, 腰肌老损 they are read because their lists are marked ``asr: true``."""
+    heard = ["这个膏药能缓解老韩腿", "这个能预防骨质书松", "能缓解腰肌老损"]
+    assert all(load_detector().detect(text) for text in heard)
+    copy = copied(tmp_path)
+    edit(copy / "knowledge/conditions.yaml", "  DISEASE_NAME:\n    asr: true\n", "  DISEASE_NAME:\n")
+    unmarked = Detector(load_lexicon(copy, NORMALISE))
+    assert [unmarked.detect(text) for text in heard] == [[], [], []]
+    assert unmarked.detect("这个膏药能缓解老寒腿")  # as written, it is read either way
 
 
 @given(st.lists(st.text(alphabet="高血压糖尿病癌症a.*?", min_size=1, max_size=5), min_size=1, max_size=12))
