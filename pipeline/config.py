@@ -98,7 +98,10 @@ class Settings(BaseSettings):
     evidence_key_file: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/evidence-ed25519.pem."
     )
-    evidence_context_s: float = Field(30.0, ge=0, description="Transcript and audio kept around a violation.")
+    evidence_context_s: float = Field(30.0, ge=0, description="Transcript kept around a violation.")
+    clip_padding_s: float = Field(
+        2.0, ge=0, le=60, description="Audio kept before and after a violation's sentence in its clip."
+    )
 
     # Input limits (external input beyond them is refused with an error naming the limit)
     listing_max_line_bytes: int = Field(1 << 20, ge=1024, description="Longest listing-event JSON line.")

@@ -53,6 +53,7 @@ def export(
             subject=subject,
             created_by=actor,
             context_s=settings.evidence_context_s,
+            clip_padding_s=settings.clip_padding_s,
             language=lang,
         )
         out.write_bytes(bundle.data)

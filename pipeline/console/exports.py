@@ -62,6 +62,7 @@ async def export(
         subject=subject,
         created_by=user.username,
         context_s=console.settings.evidence_context_s,
+        clip_padding_s=console.settings.clip_padding_s,
         language=request.cookies.get("cw_lang", "zh"),
     )
     mcns = ",".join(sorted({str(c.violation["mcn_id"]) for c in cases}))

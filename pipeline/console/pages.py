@@ -89,6 +89,15 @@ async def violations(
     return page(request, "violations.html", user, period=month, rows=rows, anchor=anchor or "")
 
 
+def around(text: str, term: str) -> tuple[str, str, str]:
+    """``text`` cut around the first ``term`` in it (before, term, after), to mark the claim in its
+    sentence; the whole text before an empty term or one it does not hold."""
+    at = text.find(term) if term else -1
+    if at < 0:
+        return text, "", ""
+    return text[:at], term, text[at + len(term) :]
+
+
 def scoped_case(request: Request, user: User, event_id: str) -> Case:
     """The violation if the user may see it; 404 otherwise (whether it exists or not)."""
     console = state(request)
@@ -108,6 +117,7 @@ async def violation(request: Request, user: CurrentUser, event_id: str) -> Respo
         user,
         case=case,
         v=v,
+        quoted=around(str(v.get("text") or ""), str(v.get("term") or "")),
         hit=lambda s: s["end_offset_s"] >= v["offset_s"] and s["offset_s"] <= v["end_offset_s"],
         period=Period.containing(v["ts"], state(request).settings.timezone),
     )
@@ -118,7 +128,7 @@ async def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
     case = scoped_case(request, user, event_id)
     if not case.audio_path:
         raise HTTPException(404, "this stream has no archived audio")
-    start, end = case.clip_bounds(state(request).settings.evidence_context_s)
+    start, end = case.clip_bounds(state(request).settings.clip_padding_s)
     try:
         data = cut_clip(case.audio_path, start, end)
     except AudioError as exc:

@@ -54,9 +54,10 @@ class Case:
     def audio_path(self) -> str:
         return str(self.stream["audio_path"]) if self.stream else ""
 
-    def clip_bounds(self, context_s: float) -> tuple[float, float]:
+    def clip_bounds(self, padding_s: float) -> tuple[float, float]:
+        """The clip of the violation: its sentence (for speech) with ``padding_s`` either side."""
         v = self.violation
-        return max(0.0, float(v["offset_s"]) - context_s), float(v["end_offset_s"]) + context_s
+        return max(0.0, float(v["offset_s"]) - padding_s), float(v["end_offset_s"]) + padding_s
 
 
 def load_case(store: Store, scope: Scope, event_id: str, *, context_s: float = 30.0) -> Case | None:

@@ -89,7 +89,7 @@ def _default(value: Any) -> Any:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def case_files(case: Case, context_s: float) -> dict[str, bytes]:
+def case_files(case: Case, context_s: float, clip_padding_s: float = 2.0) -> dict[str, bytes]:
     """The files of one violation, by path inside the bundle."""
     vid = case.event_id
     record = {"violation": case.violation, "reviews": case.reviews, "decision": case.decision}
@@ -103,16 +103,16 @@ def case_files(case: Case, context_s: float) -> dict[str, bytes]:
             case.ledger or {"note": "no ledger row of this product stood at the violation's time"}
         ),
     }
-    files.update(_audio(case, context_s))
+    files.update(_audio(case, clip_padding_s))
     return files
 
 
-def _audio(case: Case, context_s: float) -> dict[str, bytes]:
+def _audio(case: Case, padding_s: float) -> dict[str, bytes]:
     vid = case.event_id
     if not case.audio_path:
         why = f"stream {case.violation['stream_id']} has no archived audio; no clip could be cut.\n"
         return {f"audio/{vid}.missing.txt": why.encode()}
-    start, end = case.clip_bounds(context_s)
+    start, end = case.clip_bounds(padding_s)
     try:
         return {f"audio/{vid}.wav": cut_clip(case.audio_path, start, end)}
     except AudioError as exc:
@@ -137,12 +137,13 @@ def build_bundle(
     subject: Subject,
     created_by: str,
     context_s: float,
+    clip_padding_s: float = 2.0,
     language: str = "zh",
 ) -> Bundle:
     """The signed zip of these cases (``key``: an Ed25519 private key)."""
     files: dict[str, bytes] = {}
     for case in cases:
-        files.update(case_files(case, context_s))
+        files.update(case_files(case, context_s, clip_padding_s))
     files[PUBLIC_KEY] = public_pem(key)
     meta = {
         "format": FORMAT,

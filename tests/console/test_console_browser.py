@@ -152,6 +152,8 @@ def play_and_dismiss(driver: webdriver.Chrome, url: str) -> None:
     driver.find_element(By.CSS_SELECTOR, f'a[href="/violations/{price.event_id}"]').click()
     wait_for(lambda d: d.find_elements(By.ID, "clip"), driver)
     assert "全网最低价" in driver.find_element(By.ID, "transcript").text
+    assert price.term in price.text
+    assert driver.find_element(By.CSS_SELECTOR, "#quoted mark").text == price.term  # marked in its sentence
     assert "价格法" in driver.find_element(By.ID, "legal-basis").text
     driver.execute_script("document.getElementById('clip').play();")
     wait_for(lambda d: d.execute_script("return document.getElementById('clip').currentTime") > 0.5, driver)

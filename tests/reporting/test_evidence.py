@@ -44,7 +44,9 @@ EVERYTHING = Scope.everything()
 
 def bundle_of(store: Store, key: Ed25519PrivateKey, subject: Subject, scope: Scope = EVERYTHING) -> bytes:
     cases = collect_cases(store, scope, subject, context_s=10.0)
-    return build_bundle(cases, key, subject=subject, created_by="test", context_s=10.0).data
+    return build_bundle(
+        cases, key, subject=subject, created_by="test", context_s=10.0, clip_padding_s=1.5
+    ).data
 
 
 def test_bundle_of_one_violation_holds_what_stood_at_the_time(seeded: Store, key: Ed25519PrivateKey) -> None:
@@ -63,7 +65,8 @@ def test_bundle_of_one_violation_holds_what_stood_at_the_time(seeded: Store, key
     texts = [s["text"] for s in json.loads(zf.read(f"transcripts/{vid}.json"))["segments"]]
     assert any("美白祛斑" in t for t in texts)
     clip = zf.read(f"audio/{vid}.wav")
-    assert duration_s(clip) == pytest.approx(EFFICACY.end_offset_s - EFFICACY.offset_s + 20, abs=0.1)
+    # the sentence with 1.5 s either side (the transcript context is 10 s)
+    assert duration_s(clip) == pytest.approx(EFFICACY.end_offset_s - EFFICACY.offset_s + 3, abs=0.1)
     report = zf.read("report.html").decode()
     assert "功效宣称无注册证" in report
     assert f'src="audio/{vid}.wav"' in report
