@@ -87,12 +87,13 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                 except (RecordError, AudioError, UnknownStream) as exc:
                     await dead_letter(event, str(exc))
             if chunks:
-                segments = await asyncio.to_thread(rt.transcribe, chunks)
-                violations = rt.on_segments(segments)
-                await rt.save([*segments, *violations])
-                await send_all(t.transcripts, segments)
-                await send_all(t.violations, violations)
-                rt.settle(chunk.stream_id for chunk in chunks)
+                with rt.working_on(chunks):  # their streams' end may be handled meanwhile
+                    segments = await asyncio.to_thread(rt.transcribe, chunks)
+                    violations = rt.on_segments(segments)
+                    await rt.save([*segments, *violations])
+                    await send_all(t.transcripts, segments)
+                    await send_all(t.violations, violations)
+                rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
             for event in events:
                 await stream.ack(event)
 

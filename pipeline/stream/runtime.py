@@ -9,8 +9,10 @@ it keeps streams in is any mutable mapping of bytes (a faust Table in the worker
 Restarts are correct whatever the broker: when the worker has no state of a stream, the table is
 asked first, then the warehouse (:mod:`pipeline.warehouse.streams`), which holds every stream
 announcement and listing event the sink wrote before it acked them. A stream that has ended is
-released (:meth:`Runtime.settle`) once its records are stored: a late piece of it brings it back
-from the warehouse, and it is released again.
+released (:meth:`Runtime.settle`) once its records are stored and none of its pieces is being
+decoded (:meth:`Runtime.working_on`: the end of a stream is announced on the stream-facts topic,
+and may be handled while its last pieces are still in the transcriber); a late piece of it brings
+it back from the warehouse, and it is released again.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable, Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +56,12 @@ class Runtime:
     stage_table: MutableMapping[bytes, bytes] | None = None
     counts: Counter[str] = field(default_factory=Counter)  # what this process has done, by kind
     store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # pieces being decoded and checked, by stream: their streams' state is not released meanwhile
+    busy: Counter[str] = field(default_factory=Counter)
+    # released streams whose stage-table entries are still to go: a faust table can be changed only
+    # while an event of its source topic is handled (the monitor agent), not from the batches of
+    # the transcriber, so a release there leaves its entry to the next settle of the monitor agent
+    undropped: set[str] = field(default_factory=set)
 
     # -- stream facts and listing events (the monitor agent) ----------------------------------------
 
@@ -110,17 +119,36 @@ class Runtime:
             await asyncio.to_thread(self.sink.flush_until_done)
         self.counts.update(written)
 
-    def settle(self, stream_ids: Iterable[str]) -> None:
-        """Release the state of those streams that have ended (call once their records are stored)."""
+    @contextmanager
+    def working_on(self, chunks: Iterable[AudioChunk]) -> Iterator[None]:
+        """Hold the state of these pieces' streams while they are decoded, checked and stored."""
+        streams = [chunk.stream_id for chunk in chunks]
+        self.busy.update(streams)
+        try:
+            yield
+        finally:
+            self.busy.subtract(streams)
+            for stream_id in set(streams):
+                if self.busy[stream_id] <= 0:
+                    del self.busy[stream_id]
+
+    def settle(self, stream_ids: Iterable[str], *, in_event: bool = True) -> None:
+        """Release the state of those streams that have ended (call once their records are stored);
+        a stream with pieces in the transcriber stays until they are done. ``in_event``: called
+        while an event of the stage table's source topic is handled, so the table may be changed."""
         for stream_id in set(stream_ids):
             info = self.monitor.stream(stream_id)
-            if info is None or info.ended_at is None:
+            if info is None or info.ended_at is None or self.busy[stream_id] > 0:
                 continue
             self.monitor.end_stream(stream_id)
-            if self.stage_table is not None:
-                self.stage_table.pop(stream_id.encode(), None)
+            self.undropped.add(stream_id)
             self.counts["streams.released"] += 1
             log.info("stream %s ended at %s: its state is released", stream_id, info.ended_at.isoformat())
+        if in_event:
+            if self.stage_table is not None:
+                for stream_id in self.undropped:
+                    self.stage_table.pop(stream_id.encode(), None)
+            self.undropped.clear()
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
         self.restore(stream_id)

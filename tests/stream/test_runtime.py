@@ -1,0 +1,65 @@
+"""The worker runtime releases an ended stream's state only when none of its pieces is in flight."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pipeline.checks.monitor import build_monitor
+from pipeline.config import load_settings
+from pipeline.records import AudioChunk, StreamInfo
+from pipeline.stream.runtime import Runtime
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+INFO = StreamInfo("room-1", "anchor-1", "mcn-1", T0)
+
+
+def runtime() -> Runtime:
+    # settle and working_on use only the monitor: no model, store or sink is needed here
+    none: Any = None
+    return Runtime(settings=load_settings(), store=none, monitor=build_monitor(), transcriber=none, sink=none)
+
+
+def piece(seq: int) -> AudioChunk:
+    return AudioChunk("room-1", seq, float(seq), 16_000, b"\0\0" * 1600)
+
+
+def test_the_end_of_a_stream_waits_for_its_pieces_in_flight() -> None:
+    rt = runtime()
+    rt.monitor.on_stream(INFO)
+    with rt.working_on([piece(0), piece(1)]):
+        # the stream-facts agent handles the end while the transcriber decodes the last pieces
+        rt.monitor.on_stream(replace(INFO, ended_at=T0 + timedelta(minutes=2)))
+        rt.settle(["room-1"])
+        assert rt.monitor.knows("room-1"), "released while its pieces were being decoded"
+    assert rt.busy == {}
+    rt.settle(["room-1"])
+    assert not rt.monitor.knows("room-1")
+    assert rt.counts["streams.released"] == 1
+
+
+def test_a_stream_that_has_not_ended_is_kept_and_a_failed_batch_lets_go() -> None:
+    rt = runtime()
+    rt.monitor.on_stream(INFO)
+    rt.settle(["room-1"])
+    assert rt.monitor.knows("room-1")
+    try:
+        with rt.working_on([piece(0)]):
+            raise RuntimeError("decoding failed")
+    except RuntimeError:
+        pass
+    assert rt.busy == {}
+
+
+def test_a_release_from_the_transcriber_leaves_the_table_entry_to_the_monitor_agent() -> None:
+    rt = runtime()
+    table: dict[bytes, bytes] = {b"room-1": b"{}", b"room-2": b"{}"}
+    rt.stage_table = table
+    rt.monitor.on_stream(replace(INFO, ended_at=T0 + timedelta(minutes=2)))
+    rt.settle(["room-1"], in_event=False)  # a faust table cannot be changed from a batch
+    assert not rt.monitor.knows("room-1")
+    assert b"room-1" in table
+    rt.settle(["room-2"])  # the next settle while a stream-facts event is handled drops it
+    assert table == {b"room-2": b"{}"}
+    assert rt.undropped == set()
