@@ -72,3 +72,21 @@ def test_each_kind_has_both_parts(kind: str) -> None:
 def figures(part: str) -> dict[str, object]:
     report = evaluate(load_detector(), [parse_example(line) for line in LINES if line["part"] == part])
     return report.summary()
+
+
+# Floors under the figures measured on 2026-12-03 (docs/claims.md): a change that loses ground on
+# material nobody tuned on fails here. They are floors, not targets: the targets of issue 13 (0.85,
+# 0.80, 5 %) are not met, and raising a floor means measuring again, never reading held-out lines.
+HELDOUT_FLOORS = {"binary_f1": 0.66, "macro_f1": 0.61}
+HELDOUT_MOST_FLAGGED = 0.115
+DEV_FLOORS = {"binary_f1": 0.85, "macro_f1": 0.81}
+
+
+def test_the_detector_holds_its_ground_on_the_held_out_and_development_parts() -> None:
+    heldout, dev = figures("heldout"), figures("dev")
+    assert heldout["examples"] == 1168  # the held-out part is what it was at the first look
+    for key, floor in HELDOUT_FLOORS.items():
+        assert heldout[key] >= floor, (key, heldout[key])
+    assert heldout["no_claim_flagged"] <= HELDOUT_MOST_FLAGGED, heldout["no_claim_flagged"]
+    for key, floor in DEV_FLOORS.items():
+        assert dev[key] >= floor, (key, dev[key])
