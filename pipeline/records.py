@@ -78,7 +78,14 @@ class AudioChunk:
 
 
 SENTENCE_END = re.compile(r"[。!！?？;；…\n]+")
+CLAUSE_END = re.compile(r"[,，、:：]+")
 PAUSE_S = 0.6  # a silence this long between two characters ends a sentence (ASR writes few stops)
+# Run-on speech: Whisper writes commas but few stops in a piece of someone who never pauses, so a
+# "sentence" longer than LONG_SENTENCE_S is cut further, at its commas and at gaps of CLAUSE_PAUSE_S,
+# and the claim is placed in its clause (with the next one when it is shorter than SHORT_CLAUSE_S).
+LONG_SENTENCE_S = 6.0
+CLAUSE_PAUSE_S = 0.35
+SHORT_CLAUSE_S = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,10 +126,27 @@ class TranscriptSegment:
             return Sentence(0, len(self.text), self.offset_s, self.end_offset_s)
         cuts = {m.end() for m in SENTENCE_END.finditer(self.text)}
         cuts |= {i for i in range(1, len(times)) if times[i] - times[i - 1] >= PAUSE_S}
-        first = max((c for c in cuts if c <= start), default=0)
-        last = min((c for c in cuts if c >= max(end, start + 1)), default=len(self.text))
-        end_s = times[last] if last < len(times) else self.end_offset_s
-        return Sentence(first, last, times[first], max(end_s, times[first]))
+        first, last = _around(cuts, start, end, len(self.text))
+        if self._time(last) - times[first] > LONG_SENTENCE_S:  # run-on: its clause, within it
+            clauses = {m.end() for m in CLAUSE_END.finditer(self.text, first, last)}
+            clauses |= {i for i in range(first + 1, last) if times[i] - times[i - 1] >= CLAUSE_PAUSE_S}
+            clauses = {c for c in clauses if first < c < last} | {first, last}
+            first, cut = _around(clauses, start, end, last)
+            if self._time(cut) - times[first] < SHORT_CLAUSE_S and cut < last:
+                cut = min(c for c in clauses if c > cut)
+            last = cut
+        return Sentence(first, last, times[first], max(self._time(last), times[first]))
+
+    def _time(self, char: int) -> float:
+        """When character ``char`` was said (the segment's end past the last one)."""
+        return self.char_starts_s[char] if char < len(self.char_starts_s) else self.end_offset_s
+
+
+def _around(cuts: set[int], start: int, end: int, size: int) -> tuple[int, int]:
+    """The piece between two of ``cuts`` (0 and ``size`` implied) that holds ``start``..``end``."""
+    first = max((c for c in cuts if c <= start), default=0)
+    last = min((c for c in cuts if c >= max(end, start + 1)), default=size)
+    return first, last
 
 
 @dataclass(frozen=True, slots=True)

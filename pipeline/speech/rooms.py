@@ -91,6 +91,33 @@ def render(source: Path, target_dir: Path, room: Room, *, seed: int = 0) -> tupl
     return encoded, 1.0 / room.tempo
 
 
+def run_on(
+    source: Path, target_dir: Path, spans: list[tuple[float, float]], gap_s: float = 0.15
+) -> tuple[Path, list[tuple[float, float]]]:
+    """``source`` with the pauses between its utterances (``spans``, seconds) shortened to ``gap_s``:
+    an anchor who talks without stopping, so that no pause ends a speech piece. Returns the new
+    recording and the utterances' new spans."""
+    if gap_s < 0:
+        raise ValueError(f"gap must not be negative, not {gap_s}")
+    speech = _read(source)
+    parts: list[Floats] = []
+    moved: list[tuple[float, float]] = []
+    at = 0
+    gap = np.zeros(round(gap_s * SAMPLE_RATE_HZ))
+    for start, end in spans:
+        piece = speech[round(start * SAMPLE_RATE_HZ) : round(end * SAMPLE_RATE_HZ)]
+        if parts:
+            parts.append(gap)
+            at += len(gap)
+        moved.append((at / SAMPLE_RATE_HZ, (at + len(piece)) / SAMPLE_RATE_HZ))
+        parts.append(piece)
+        at += len(piece)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    wav = target_dir / f"{source.stem}.run-on.wav"
+    _write(wav, np.concatenate(parts) if parts else np.zeros(0))
+    return wav, moved
+
+
 def speech_level(samples: Floats, frame: int = 400) -> float:
     """RMS of the frames that carry speech (25 ms frames above 1/40 of the loudest one's RMS)."""
     usable = len(samples) // frame * frame

@@ -4,8 +4,9 @@ A scenario's timeline says when each utterance (sentence) was said and which cla
 makes. Each speech claim violation is scored to the utterance its span overlaps most (the nearest
 one when it overlaps none): it is right when that utterance makes that category.
 Found and expected are sets of (utterance, category), so a claim raised twice counts once.
-A violation is *localised* when its start and end both lie within ``tolerance_s`` of those of the
-utterance it was scored to: the officer's clip and quote are that sentence, not the piece around it.
+A violation is *localised* when its span lies within the utterance it was scored to, give or take
+``tolerance_s`` at either end: the officer's clip and quote are that sentence (or a clause of it),
+not the piece of several sentences around it.
 """
 
 from __future__ import annotations
@@ -91,6 +92,6 @@ def score_speech(
         found.add((i, v.category))
         scored += 1
         u = utterances[i]
-        if abs(v.offset_s - u.start) <= tolerance_s and abs(v.end_offset_s - u.end) <= tolerance_s:
+        if v.offset_s >= u.start - tolerance_s and v.end_offset_s <= u.end + tolerance_s:
             localised += 1
     return SpeechScore(len(expected), len(found), len(expected & found), scored, localised)

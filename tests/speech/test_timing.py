@@ -58,3 +58,28 @@ def test_without_times_the_sentence_is_the_segment() -> None:
     segment = _segment("这个能治疗失眠", ())
     sentence = segment.sentence_at(3, 5)
     assert (sentence.start, sentence.end, sentence.offset_s, sentence.end_offset_s) == (0, 7, 10.0, 20.0)
+
+
+def test_run_on_speech_places_the_claim_in_its_clause() -> None:
+    """No stop and no pause in 10 s of talk (an anchor who never stops): the claim's clause, with
+    the next one when it is short, not the whole piece."""
+    text = "保湿效果很好,秋冬天用也不会干,而且这个价格是全网最低价,除了直播间没有这个价,库存不多了"
+    times = tuple(10.0 + 0.25 * i for i in range(len(text)))
+    segment = _segment(text, times)
+    claim = text.index("全网最低价")
+    sentence = segment.sentence_at(claim, claim + 5)
+    assert text[sentence.start : sentence.end] == "而且这个价格是全网最低价,"
+    assert sentence.offset_s == times[text.index("而且")]
+    assert sentence.end_offset_s - sentence.offset_s < 4.0
+    short = text.index("库存")
+    last = segment.sentence_at(short, short + 2)
+    assert text[last.start : last.end] == "库存不多了"
+
+
+def test_a_short_clause_takes_the_next_one_with_it() -> None:
+    text = "宝宝们,全网最低,除了直播间没有这个价,拍一发二,库存不多了,赶紧拍"
+    times = tuple(0.25 * i for i in range(len(text)))
+    segment = _segment(text, times)
+    claim = text.index("全网最低")
+    sentence = segment.sentence_at(claim, claim + 4)
+    assert text[sentence.start : sentence.end] == "全网最低,除了直播间没有这个价,"

@@ -48,12 +48,13 @@ def test_a_claim_in_the_wrong_sentence_is_wrong_and_checks_are_not_scored() -> N
     assert score.f1 == 0.0
 
 
-def test_localised_means_start_and_end_within_the_tolerance() -> None:
+def test_localised_means_within_the_sentence_give_or_take_the_tolerance() -> None:
     whole_piece = said("medical", 0.0, 8.0)  # the piece of two sentences: starts 4.5 s early
     sentence = said("absolute", 8.2, 12.9)
-    score = score_speech(SCRIPT, [whole_piece, sentence])
-    assert (score.violations, score.localised) == (2, 1)
-    assert score.localised_share == 0.5
+    clause = said("price", 8.6, 10.0)  # a clause of the sentence: within it
+    score = score_speech(SCRIPT, [whole_piece, sentence, clause])
+    assert (score.violations, score.localised) == (3, 2)
+    assert score.localised_share == pytest.approx(2 / 3)
     assert score_speech(SCRIPT, [whole_piece], tolerance_s=5.0).localised == 1
 
 
