@@ -127,7 +127,8 @@ def main() -> None:
     model = models.load(load_settings())
     speech = "run-on (pauses 0.15 s)" if args.run_on else "as read"
     print(
-        f"rooms bench: the sample stream ({SAMPLE_DIR.name}, {speech}), model {model.label}, ±{args.tolerance:g} s"
+        f"rooms bench: the sample stream ({SAMPLE_DIR.name}, {speech}), model {model.label}, "
+        f"±{args.tolerance:g} s"
     )
     print(
         f"{'room':8s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'localised':>10s} {'as pieces':>10s}",
