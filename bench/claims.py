@@ -1,6 +1,6 @@
 """Claim detector throughput, side by side with a naive substring matcher over the same lexicon.
 
-    .venv/bin/python bench/claims.py [--data FILE.jsonl] [--seconds 5]
+    .venv/bin/python -m bench.claims [--data FILE.jsonl] [--seconds 5] [--learned DIR]
 
 Both run on one core (the process is pinned to one CPU where the OS allows) over the same labelled
 utterances (default: tests/data/claims/dev.jsonl, a copy of ../shared/data/claims/dev.jsonl),
@@ -9,7 +9,10 @@ reading). Throughput is utterances per CPU second, the median of repeated passes
 pass); wall-clock
 figures are printed too, as they suffer from whatever else runs on the machine. The naive matcher
 flags a category whenever one of its entries' literal terms occurs anywhere in the text; its
-quality is printed beside the detector's, for what speed buys.
+quality is printed beside the detector's, for what speed buys. With ``--learned`` (a labelled file
+or directory: the development lines of tests/data/real, say; held-out lines are never trained on),
+one more row runs the rules with the learned model (pipeline/claims/learned.py), so its cost
+shows on its own.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from pathlib import Path
 
 from pipeline.claims import Detector, load_detector
 from pipeline.claims.evaluation import Example, Report, read_examples
+from pipeline.claims.learned import WithLearned, train
 
 DEFAULT_DATA = Path(__file__).resolve().parent.parent / "tests" / "data" / "claims" / "dev.jsonl"
 
@@ -61,6 +65,15 @@ def throughput(
     return n / statistics.median(cpu), n / min(cpu), n / statistics.median(wall)
 
 
+def learned_detector(detector: Detector, data: Path) -> WithLearned:
+    """The rules with a learned model trained on the development lines under ``data``."""
+    files = sorted(data.glob("*.jsonl")) if data.is_dir() else [data]
+    lines = [e for f in files for _, e in read_examples(f) if isinstance(e, Example) and e.part != "heldout"]
+    return WithLearned(
+        detector, train([e.text for e in lines], [e.labels for e in lines], normalise=detector.normalise_text)
+    )
+
+
 def quality(predict: Callable[[Example], frozenset[str]], examples: list[Example]) -> Report:
     report = Report()
     for example in examples:
@@ -80,6 +93,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="labelled JSONL utterances")
     parser.add_argument("--seconds", type=float, default=5.0, help="CPU seconds per matcher")
+    parser.add_argument(
+        "--learned", type=Path, help="also time the rules with a model trained on these lines"
+    )
     args = parser.parse_args()
     pinned = pin_to_one_core()
     started = time.perf_counter()
@@ -98,7 +114,19 @@ def main() -> None:
         return frozenset(c.category for c in detector.detect(example.text, source="listing"))
 
     rows = []
-    runs = (("detector", detect), ("naive substring", substring), ("detector, listing", as_listing))
+    runs: list[tuple[str, Callable[[Example], frozenset[str]]]] = [
+        ("detector", detect),
+        ("naive substring", substring),
+        ("detector, listing", as_listing),
+    ]
+    if args.learned is not None:
+        with_learned = learned_detector(detector, args.learned)
+        runs.append(
+            (
+                "rules + learned",
+                lambda e: frozenset(c.category for c in with_learned.detect(e.text, source=e.source)),
+            )
+        )
     for name, run in runs:
         cpu, best, wall = throughput(run, examples, args.seconds)
         rows.append((name, cpu, best, wall, quality(run, examples)))
