@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from pipeline.claims.lexicon import load_lexicon
 from pipeline.claims.normalize import Normaliser
 from pipeline.config import LEXICON_DIR
 from pipeline.errors import LexiconError
+from tests.claims.lexicon_copies import copied_lexicons, edit
 
 NORMALISE = Normaliser().text
 LISTED = yaml.safe_load((LEXICON_DIR / "claims.yaml").read_text(encoding="utf-8"))["knowledge"]
@@ -43,18 +43,6 @@ def test_a_knowledge_list_is_a_macro_and_a_term_list() -> None:
     assert medical.regex is not None and medical.regex.search("糖尿病患者都可以放心吃")  # noqa: PT018
     whitening = {e.rule_id: e for e in lexicon.entries}["EFF-WHITENING"]
     assert "焕白" in whitening.terms  # from the WHITENING list
-
-
-def copied(tmp_path: Path) -> Path:
-    copy = tmp_path / "lexicons"
-    shutil.copytree(LEXICON_DIR, copy)
-    return copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -87,7 +75,7 @@ def edit(path: Path, old: str, new: str) -> None:
 def test_a_malformed_knowledge_file_names_file_list_and_reason(
     tmp_path: Path, file: str, old: str, new: str, message: str
 ) -> None:
-    copy = copied(tmp_path)
+    copy = copied_lexicons(tmp_path)
     edit(copy / file, old, new)
     with pytest.raises(LexiconError, match=message):
         load_lexicon(copy, NORMALISE)
@@ -98,7 +86,7 @@ def test_a_list_marked_asr_is_read_through_homophones_in_speech(tmp_path: Path) 
     老韩腿, 骨质书松, 腰肌老损 they are read because their lists are marked ``asr: true``."""
     heard = ["这个膏药能缓解老韩腿", "这个能预防骨质书松", "能缓解腰肌老损"]
     assert all(load_detector().detect(text) for text in heard)
-    copy = copied(tmp_path)
+    copy = copied_lexicons(tmp_path)
     edit(copy / "knowledge/conditions.yaml", "  DISEASE_NAME:\n    asr: true\n", "  DISEASE_NAME:\n")
     unmarked = Detector(load_lexicon(copy, NORMALISE))
     assert [unmarked.detect(text) for text in heard] == [[], [], []]

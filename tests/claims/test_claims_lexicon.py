@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,10 @@ from pipeline.claims.lexicon import CATEGORIES, QUALIFICATION_TYPES, load_lexico
 from pipeline.claims.normalize import Normaliser
 from pipeline.config import PROJECT_ROOT
 from pipeline.errors import LexiconError
+from tests.claims.lexicon_copies import copied_lexicons, edit
 
 LEXICONS = PROJECT_ROOT / "lexicons"
+
 NORMALISE = Normaliser().text
 
 
@@ -69,30 +70,18 @@ def test_no_whole_word_entry_hides_inside_another_categorys_word(detector: Detec
 
 
 def test_the_version_changes_with_the_content(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
+    copy = copied_lexicons(tmp_path)
     before = load_lexicon(copy, NORMALISE).version
-    _edit(copy / "absolute.yaml", "rewrite: 高品质 / 精选", "rewrite: 高品质")
+    edit(copy / "absolute.yaml", "rewrite: 高品质 / 精选", "rewrite: 高品质")
     after = load_lexicon(copy, NORMALISE).version
     assert before != after
     assert before.split("+")[0] == after.split("+")[0] == "1.0.0"
 
 
 def test_the_detector_is_built_once_per_directory(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
+    copy = copied_lexicons(tmp_path)
     assert load_detector(copy) is load_detector(copy)
     assert load_detector(copy) is not load_detector(LEXICONS)
-
-
-def _copy(tmp_path: Path) -> Path:
-    target = tmp_path / "lexicons"
-    shutil.copytree(LEXICONS, target)
-    return target
-
-
-def _edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, (path, old)
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 @pytest.mark.parametrize(
@@ -130,15 +119,15 @@ def _edit(path: Path, old: str, new: str) -> None:
 def test_a_malformed_lexicon_names_file_entry_and_reason(
     tmp_path: Path, file: str, old: str, new: str, message: str
 ) -> None:
-    copy = _copy(tmp_path)
-    _edit(copy / file, old, new)
+    copy = copied_lexicons(tmp_path)
+    edit(copy / file, old, new)
     with pytest.raises(LexiconError, match=message):
         load_lexicon(copy, NORMALISE)
 
 
 def test_a_bad_token_pattern_fails_when_the_detector_is_built(tmp_path: Path) -> None:
-    copy = _copy(tmp_path)
-    _edit(copy / "superstition.yaml", "{TEXT: {IN: [灵, 灵的]}}", "{TEXTURE: {IN: [灵, 灵的]}}")
+    copy = copied_lexicons(tmp_path)
+    edit(copy / "superstition.yaml", "{TEXT: {IN: [灵, 灵的]}}", "{TEXTURE: {IN: [灵, 灵的]}}")
     with pytest.raises(LexiconError, match=r"superstition\.yaml: entry SUP-EFFICACIOUS: tokens: "):
         load_detector(copy)
 
