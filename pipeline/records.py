@@ -18,9 +18,9 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, TypeVar, Union, get_args, get_origin
 
 from pipeline.errors import RecordError
@@ -33,6 +33,12 @@ Severity = Literal["low", "medium", "high"]
 ViolationKind = Literal["claim", "qualification", "ledger"]
 Source = Literal["speech", "listing"]
 Decision = Literal["confirm", "dismiss"]
+
+# The times a record may carry: ClickHouse's DateTime is seconds since the epoch in a UInt32, on
+# 18.16 as on chdb. Outside this range clickhouse-server refuses the whole insert ("argument out of
+# range") and chdb silently stores a clamped time, so a record with such a time is refused here.
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +69,9 @@ class AudioChunk:
     anchor_id: str = ""
     mcn_id: str = ""
     started_at: datetime | None = None
+    # Seconds of the stream's audio before this piece that could not be read (damage the decoder
+    # filled with silence, keeping later offsets on the container's clock; docs/speech.md).
+    unreadable_before_s: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -116,6 +125,7 @@ class TranscriptSegment:
     low_confidence: bool = False
     model: str = ""
     char_starts_s: tuple[float, ...] = ()
+    unreadable_before_s: float = 0.0  # from its piece (AudioChunk): its times rest on a kept clock
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def sentence_at(self, start: int, end: int) -> Sentence:
@@ -243,6 +253,9 @@ class Evidence:
     segment: TranscriptSegment | None = None
     listing_field: str | None = None  # title or selling_points, for a claim in listing text
     asr_low_confidence: bool = False
+    # A speech violation after damaged audio: seconds unreadable earlier in the stream (its times
+    # were kept on the container's clock across them; docs/speech.md). 0 for sound audio.
+    unreadable_before_s: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -361,7 +374,11 @@ def _decode_dataclass(cls: type[Any], data: Any, path: str) -> Any:
     extra = {k: v for k, v in data.items() if k not in known}
     if "extra" in known:
         values["extra"] = extra
-    return cls(**values)
+    record = cls(**values)
+    check = _CHECKS.get(cls)
+    if check is not None:
+        check(record, path)
+    return record
 
 
 _HINTS: dict[type[Any], dict[str, Any]] = {}
@@ -423,6 +440,8 @@ def _convert(tp: Any, value: Any, path: str) -> Any:  # noqa: PLR0911, PLR0912
     if tp is str:
         if not isinstance(value, str):
             raise RecordError(f"expected a string, got {type(value).__name__}", field=path)
+        if _SURROGATE.search(value):  # JSON may escape one ("\\ud800"); UTF-8 cannot hold it
+            raise RecordError("is not valid Unicode (a lone surrogate)", field=path)
         return value
     return value  # Any
 
@@ -440,6 +459,12 @@ def parse_datetime(value: Any, path: str = "ts") -> datetime:
         raise RecordError(f"expected an ISO 8601 time, got {type(value).__name__}", field=path)
     if parsed.tzinfo is None or parsed.utcoffset() is None:
         raise RecordError(f"{value!r} has no UTC offset (write e.g. +08:00)", field=path)
+    if not EARLIEST_TIME <= parsed < LATEST_TIME + timedelta(seconds=1):
+        raise RecordError(
+            f"{parsed.isoformat()} is outside the range the warehouse can store "
+            f"({EARLIEST_TIME.isoformat()} .. {LATEST_TIME.isoformat()})",
+            field=path,
+        )
     return parsed
 
 
@@ -464,6 +489,66 @@ def _parse_bytes(value: Any, path: str) -> bytes:
         return base64.b64decode(value, validate=True)
     except ValueError:
         raise RecordError("is not valid base64", field=path) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# What the records taken in at the edge must hold beyond their types
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# C0 and C1 controls but tab, newline and carriage return; and the bidirectional marks, embeddings,
+# overrides and isolates, which make a title read otherwise than its characters ("Trojan source")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def check_text(value: str, path: str) -> str:
+    """``value`` when it holds no control character a reader could be misled by; else RecordError."""
+    found = _CONTROL.search(value)
+    if found:
+        raise RecordError(
+            f"contains the control character U+{ord(found.group()):04X} at position {found.start()} "
+            "(NUL, escape and bidirectional controls hide or reorder what a reader sees)",
+            field=path,
+        )
+    return value
+
+
+def _field(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _check_ids(record: Any, path: str, *names: str) -> None:
+    for name in names:
+        if not getattr(record, name).strip():
+            raise RecordError("is empty", field=_field(path, name))
+
+
+def _check_texts(record: Any, path: str) -> None:
+    for f in dataclasses.fields(record):
+        value = getattr(record, f.name)
+        if isinstance(value, str):
+            check_text(value, _field(path, f.name))
+
+
+def _check_stream(record: StreamInfo | AudioChunk, path: str) -> None:
+    _check_ids(record, path, "stream_id")
+    _check_texts(record, path)
+
+
+def _check_listing(event: ListingEvent, path: str) -> None:
+    _check_ids(event, path, "stream_id", "mcn_id", "listing_id")
+    _check_texts(event, path)
+    for index, qualification in enumerate(event.qualifications):
+        _check_texts(qualification, f"{_field(path, 'qualifications')}[{index}]")
+    if event.price is not None and event.price < 0:
+        raise RecordError(f"{event.price:g} is negative (a price is 0 or more)", field=_field(path, "price"))
+
+
+# Checks of the records producers send in (the edge), run by ``decode`` after the type checks.
+_CHECKS: dict[type[Any], Callable[[Any, str], None]] = {
+    StreamInfo: _check_stream,
+    AudioChunk: _check_stream,
+    ListingEvent: _check_listing,
+}
 
 
 def stable_id(*parts: object) -> str:

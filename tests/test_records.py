@@ -150,3 +150,63 @@ def test_stable_id_is_deterministic_and_distinguishes_parts() -> None:
 def test_decode_of_arbitrary_objects_raises_only_record_errors(data: dict[str, object]) -> None:
     with contextlib.suppress(RecordError):
         decode(ListingEvent, data)
+
+
+# -- values the warehouse cannot hold, or a reader cannot trust, are refused at the edge ----------
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "reason"),
+    [
+        # ClickHouse DateTime holds 1970-01-01 00:00:00 .. 2106-02-07 06:28:15 UTC (a UInt32);
+        # 18.16 refuses anything else ("argument out of range") and chdb silently clamps it
+        ({"ts": "1970-01-01T00:00:00+08:00"}, "ts", "outside the range"),
+        ({"ts": "1969-12-31T23:59:59Z"}, "ts", "outside the range"),
+        ({"ts": "2106-02-07T06:28:16Z"}, "ts", "outside the range"),
+        ({"ts": "0001-01-02T00:00:00+00:00"}, "ts", "outside the range"),
+        ({"stream_id": ""}, "stream_id", "is empty"),
+        ({"stream_id": "  "}, "stream_id", "is empty"),
+        ({"listing_id": ""}, "listing_id", "is empty"),
+        ({"mcn_id": ""}, "mcn_id", "is empty"),
+        ({"price": -0.01}, "price", "negative"),
+        ({"title": "面霜\x00最好"}, "title", "control character U+0000"),
+        ({"title": "面霜\u202e好最"}, "title", "control character U+202E"),
+        ({"brand": "水润\u2066坊"}, "brand", "control character U+2066"),
+        ({"selling_points": "保湿\x1b[31m"}, "selling_points", "control character U+001B"),
+        ({"title": "面霜\ud800"}, "title", "not valid Unicode"),
+        ({"qualifications": [{"type": "ccc", "number": "1\x00"}]}, "qualifications[0].number", "U+0000"),
+    ],
+)  # fmt: skip
+def test_listing_values_the_warehouse_or_a_reader_cannot_take_are_refused(
+    change: dict[str, object], field: str, reason: str
+) -> None:
+    with pytest.raises(RecordError) as caught:
+        decode(ListingEvent, {**LISTING, **change})
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_times_at_the_edges_of_the_warehouse_range_and_ordinary_text_are_accepted() -> None:
+    for ts in ("1970-01-01T08:00:00+08:00", "2106-02-07T06:28:15Z"):
+        assert decode(ListingEvent, {**LISTING, "ts": ts}).ts.tzinfo is not None
+    text = "玻尿酸\t面霜\n50g（新）"
+    assert decode(ListingEvent, {**LISTING, "title": text, "price": 0}).title == text
+
+
+@pytest.mark.parametrize(
+    ("record", "change", "field"),
+    [
+        (StreamInfo, {"stream_id": ""}, "stream_id"),
+        (StreamInfo, {"started_at": "1969-12-31T23:00:00Z"}, "started_at"),
+        (StreamInfo, {"ended_at": "2200-01-01T00:00:00Z"}, "ended_at"),
+        (AudioChunk, {"stream_id": ""}, "stream_id"),
+        (AudioChunk, {"stream_id": "s\u202e1"}, "stream_id"),
+    ],
+)
+def test_stream_facts_and_pieces_refuse_empty_ids_and_unstorable_times(
+    record: type, change: dict[str, object], field: str
+) -> None:
+    example = next(e for e in EXAMPLES if type(e) is record)
+    with pytest.raises(RecordError) as caught:
+        decode(record, {**json.loads(encode(example)), **change})
+    assert caught.value.field == field
