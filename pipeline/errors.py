@@ -8,7 +8,10 @@ ClaimWatchError                 base of everything below; the CLI prints it and 
 ├── ModelError                  a speech model cannot be found, assembled or verified
 ├── ServiceError                a local service (broker, clickhouse-server) failed to start
 └── WarehouseError              a warehouse operation failed
-    ├── WarehouseUnavailable    the store could not be reached after bounded retries
+    ├── WarehouseUnavailable    the store could not be reached after bounded retries (an outage:
+    │                           waiting may cure it)
+    ├── RowRefused              a row the warehouse will never take as it is (a value out of its
+    │                           column's range, text that is not UTF-8): waiting cannot cure it
     └── MigrationError          the schema cannot be brought to this release's version
 """
 
@@ -71,6 +74,18 @@ class WarehouseError(ClaimWatchError):
 
 class WarehouseUnavailable(WarehouseError):
     """The warehouse could not be reached after bounded retries."""
+
+
+class RowRefused(WarehouseError):
+    """The warehouse refuses a row for good; ``column`` names the column when it is known.
+
+    Raised for the whole batch the row came in: the batching sink halves a refused batch until
+    it has found the rows that are refused, stores the rest and dead-letters those.
+    """
+
+    def __init__(self, reason: str, *, column: str | None = None) -> None:
+        self.column = column
+        super().__init__(reason)
 
 
 class MigrationError(WarehouseError):

@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from pipeline.errors import WarehouseError
+from pipeline.errors import RowRefused, WarehouseError
+from pipeline.records import EARLIEST_TIME, LATEST_TIME
 
 _PARAM = re.compile(r"%\((\w+)\)s")
 _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0": "\\0", "\b": "\\b"}
@@ -97,6 +98,31 @@ def strip_nullable(type_name: str) -> tuple[str, bool]:
 Converter = Callable[[Any], Any]
 ColumnConverter = Callable[[list[Any]], list[Any]]
 
+# What a column of each type can hold, the same on clickhouse-server 18.16 and chdb (tried on
+# both: outside these ranges 18.16 refuses the insert, or stores a Date as 1970-01-01, while chdb
+# clamps a time to 1970 or 2106 and wraps an integer, without a word). Values are checked against
+# them before they are sent, so both stores refuse the same rows, by column, before any is written.
+DATE_RANGE = (date(1970, 1, 1), date(2149, 6, 6))  # Date: days since the epoch in a UInt16
+FLOAT32_MAX = 3.4028234663852886e38
+_INT_TYPE = re.compile(r"(U?)Int(8|16|32|64|128|256)")
+_SURROGATE = re.compile("[\ud800-\udfff]")  # a str that UTF-8 cannot encode
+
+
+def int_range(base: str) -> tuple[int, int] | None:
+    """The least and greatest value of an integer column type (None for other types)."""
+    match = _INT_TYPE.fullmatch(base)
+    if match is None:
+        return None
+    bits = int(match.group(2))
+    return (0, 2**bits - 1) if match.group(1) else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+
+
+def _refused(column: str, value: Any, why: str) -> RowRefused:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return RowRefused(f"column {column}: {shown} {why}", column=column)
+
+
 # Python types a column of each kind accepts as they are; a column holding only these (and None
 # where nullable) passes through untouched, which keeps large batches cheap.
 _NATIVE: dict[str, frozenset[type]] = {
@@ -119,12 +145,47 @@ def column_converter(
     family = "Int" if base.startswith(("UInt", "Int")) else "Float" if base.startswith("Float") else base
     native = _NATIVE.get(family, frozenset()) | ({type(None)} if nullable else frozenset())
 
+    check = _column_check(base, column)
+
     def run(values: list[Any]) -> list[Any]:
         if native and set(map(type, values)) <= native:
+            check(values)
             return values
         return [convert(v) for v in values]
 
     return run
+
+
+def _column_check(base: str, column: str) -> Callable[[list[Any]], None]:
+    """The range check of a column whose values pass through unconverted (at C speed)."""
+    bounds = int_range(base)
+    if bounds is not None:
+        low, high = bounds
+
+        def check_ints(values: list[Any]) -> None:
+            present = [v for v in values if v is not None] if None in values else values
+            if present and not (low <= min(present) and max(present) <= high):
+                bad = next(v for v in present if not low <= v <= high)
+                raise _refused(column, bad, f"is outside {base}'s range {low}..{high}")
+
+        return check_ints
+    if base == "String":
+
+        def check_text(values: list[Any]) -> None:
+            if _SURROGATE.search("".join(filter(None, values))):
+                bad = next(v for v in values if v and _SURROGATE.search(v))
+                raise _refused(column, bad, "is not valid Unicode (a lone surrogate: not UTF-8)")
+
+        return check_text
+    if base == "Float32":
+
+        def check_floats(values: list[Any]) -> None:
+            for value in values:
+                if value is not None:
+                    _to_float32(value, column)
+
+        return check_floats
+    return lambda values: None
 
 
 def converter(type_name: str, column: str) -> Converter:
@@ -134,39 +195,82 @@ def converter(type_name: str, column: str) -> Converter:
     zero = None if nullable else zero_value(base)
 
     def run(value: Any) -> Any:
-        return zero if value is None else convert(value)
+        if value is None:
+            return zero
+        try:
+            return convert(value)
+        except (ValueError, TypeError, OverflowError) as exc:  # int("x"), fromisoformat("x")…
+            raise _refused(column, value, f"cannot be stored as {base} ({exc})") from None
 
     return run
 
 
 def _base_converter(base: str, column: str) -> Converter:  # noqa: PLR0911
     if base.startswith("DateTime"):
-        return lambda v: to_utc(
-            datetime.fromisoformat(v) if isinstance(v, str) else _expect(v, datetime, column)
-        )
+        return lambda v: _to_time(v, column)
     if base == "Date":
-        return _to_date
+        return lambda v: _to_date(v, column)
     if base.startswith("Array("):
         inner = converter(base[6:-1], column)
         return lambda v: [inner(x) for x in v]
-    if base.startswith(("UInt", "Int")):
-        return int
+    bounds = int_range(base)
+    if bounds is not None:
+        return lambda v: _to_int(v, column, base, bounds)
+    if base == "Float32":
+        return lambda v: _to_float32(float(v), column)
     if base.startswith("Float"):
         return float
     if base == "String":
-        return lambda v: _expect(v, str, column)
+        return lambda v: _to_text(v, column)
     return lambda v: v
 
 
-def _to_date(value: Any) -> Any:
+def _to_time(value: Any, column: str) -> datetime:
+    parsed = datetime.fromisoformat(value) if isinstance(value, str) else _expect(value, datetime, column)
+    if parsed.tzinfo is None:
+        raise _refused(column, value, "is a naive datetime (no time zone)")
+    parsed = parsed.astimezone(UTC)
+    if not EARLIEST_TIME <= parsed < LATEST_TIME + timedelta(seconds=1):
+        span = f"{EARLIEST_TIME:%Y-%m-%d %H:%M:%S} .. {LATEST_TIME:%Y-%m-%d %H:%M:%S} UTC"
+        raise _refused(column, value, f"is outside DateTime's range {span}")
+    return parsed
+
+
+def _to_date(value: Any, column: str) -> date:
     if isinstance(value, str):
-        return date.fromisoformat(value)
-    return value.date() if isinstance(value, datetime) else value
+        value = date.fromisoformat(value)
+    day = _expect(value, date, column)
+    day = day.date() if isinstance(day, datetime) else day
+    if not DATE_RANGE[0] <= day <= DATE_RANGE[1]:
+        raise _refused(column, value, f"is outside Date's range {DATE_RANGE[0]} .. {DATE_RANGE[1]}")
+    return day
+
+
+def _to_int(value: Any, column: str, base: str, bounds: tuple[int, int]) -> int:
+    number = int(value)
+    if not bounds[0] <= number <= bounds[1]:
+        raise _refused(column, value, f"is outside {base}'s range {bounds[0]}..{bounds[1]}")
+    return number
+
+
+def _to_float32(value: float, column: str) -> float:
+    if math.isfinite(value) and abs(value) > FLOAT32_MAX:
+        raise _refused(column, value, "is too large for Float32")
+    return value
+
+
+def _to_text(value: Any, column: str) -> str:
+    text: str = _expect(value, str, column)
+    if _SURROGATE.search(text):
+        raise _refused(column, value, "is not valid Unicode (a lone surrogate: not UTF-8)")
+    return text
 
 
 def _expect(value: Any, kind: type, column: str) -> Any:
     if not isinstance(value, kind):
-        raise WarehouseError(f"column {column}: expected {kind.__name__}, got {type(value).__name__}")
+        raise RowRefused(
+            f"column {column}: expected {kind.__name__}, got {type(value).__name__}", column=column
+        )
     return value
 
 

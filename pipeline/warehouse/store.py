@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any, TypeVar
 
-from pipeline.errors import MigrationError, WarehouseError, WarehouseUnavailable
+from pipeline.errors import MigrationError, RowRefused, WarehouseError, WarehouseUnavailable
 from pipeline.warehouse.sql import (
     ColumnConverter,
     column_converter,
@@ -30,6 +31,28 @@ from pipeline.warehouse.sql import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+
+# ClickHouse error codes that, answering an INSERT, mean the data is wrong, not the warehouse:
+# waiting cannot cure them. (Values are checked by column type before they are sent; these catch
+# what the checks do not foresee.)
+_DATA_ERROR_CODES = frozenset(
+    {
+        6,  # CANNOT_PARSE_TEXT
+        16,  # NO_SUCH_COLUMN_IN_TABLE
+        26,  # CANNOT_PARSE_QUOTED_STRING
+        27,  # CANNOT_PARSE_INPUT_ASSERTION_FAILED
+        38,  # CANNOT_PARSE_DATE
+        41,  # CANNOT_PARSE_DATETIME
+        53,  # TYPE_MISMATCH (clickhouse-driver's own, packing a value out of range)
+        69,  # ARGUMENT_OUT_OF_BOUND
+        70,  # CANNOT_CONVERT_TYPE
+        72,  # CANNOT_PARSE_NUMBER
+        117,  # INCORRECT_DATA
+        131,  # TOO_LARGE_STRING_SIZE
+        321,  # VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE
+    }
+)
+_CODE = re.compile(r"Code: (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,9 +137,14 @@ class Store(ABC):
         names = sorted({key for row in rows for key in row})
         unknown = [n for n in names if n not in converters]
         if unknown:
-            raise WarehouseError(f"table {table} has no column(s) {', '.join(unknown)}")
+            raise RowRefused(f"table {table} has no column(s) {', '.join(unknown)}", column=unknown[0])
         data = [converters[n]([row.get(n) for row in rows]) for n in names]
-        self._retrying(lambda: self._raw_insert(table, names, data), f"INSERT INTO {table}")
+        try:
+            self._retrying(lambda: self._raw_insert(table, names, data), f"INSERT INTO {table}")
+        except WarehouseError as exc:
+            if isinstance(exc, WarehouseUnavailable) or error_code(exc.__cause__) not in _DATA_ERROR_CODES:
+                raise
+            raise RowRefused(f"{table}: {exc}") from exc
         return len(rows)
 
     def _converters(self, table: str) -> dict[str, ColumnConverter]:
@@ -225,6 +253,17 @@ class Store(ABC):
             rows = self.query(f"SELECT count() AS n FROM {t['name']}{final}")
             counts[t["name"]] = int(rows[0]["n"])
         return counts
+
+
+def error_code(exc: BaseException | None) -> int | None:
+    """The ClickHouse error code of a driver's exception (``code``, or ``Code: N`` in its text)."""
+    if exc is None:
+        return None
+    code = getattr(exc, "code", None)
+    if isinstance(code, int):
+        return code
+    match = _CODE.search(str(exc))
+    return int(match.group(1)) if match else None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -10,7 +10,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 
 from pipeline.config import Settings, load_settings
-from pipeline.errors import MigrationError, WarehouseError, WarehouseUnavailable
+from pipeline.errors import MigrationError, RowRefused, WarehouseError, WarehouseUnavailable
 from pipeline.records import Evidence, LedgerEntry, Qualification, StreamInfo, TranscriptSegment, Violation
 from pipeline.warehouse import LATEST_VERSION, Store, open_store
 from pipeline.warehouse.rows import ledger_row, stream_row, transcript_row, violation_row
@@ -159,8 +159,60 @@ def test_transcripts_streams_and_ledger_rows(store: Store) -> None:
 
 
 def test_unknown_column_is_refused(store: Store) -> None:
-    with pytest.raises(WarehouseError, match="no column"):
+    with pytest.raises(RowRefused, match="no column"):
         store.insert("violations", [{"event_id": "x", "colour": "red"}])
+
+
+NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+# Values found by trying each column type on clickhouse-server 18.16 and chdb: what one store
+# refuses, the other often stores wrong without a word (chdb clamps a time to 1970 or 2106 and
+# wraps 300 into a UInt8 as 44; 18.16 stores a Date past 2149-06-06 as 1970-01-01).
+UNSTORABLE = [
+    ("listings", {"ts": datetime(1970, 1, 1, tzinfo=CST)}, "ts"),  # before the epoch in UTC
+    ("listings", {"ts": datetime(2106, 2, 7, 6, 28, 16, tzinfo=UTC)}, "ts"),  # past UInt32 seconds
+    ("listings", {"ts": datetime(1, 1, 2, tzinfo=UTC)}, "ts"),
+    ("listings", {"ts": "not a time"}, "ts"),
+    ("listings", {"price": "cheap"}, "price"),
+    ("listings", {"title": "面霜\ud800"}, "title"),  # a lone surrogate: not UTF-8
+    ("ledger", {"reviewed_at": date(1969, 12, 31)}, "reviewed_at"),
+    ("ledger", {"reviewed_at": date(2149, 6, 7)}, "reviewed_at"),  # Date is UInt16 days
+    ("ledger", {"approved_claims": ["保湿", "\udc80"]}, "approved_claims"),
+    ("transcripts", {"low_confidence": 300}, "low_confidence"),  # UInt8
+    ("transcripts", {"low_confidence": -1}, "low_confidence"),
+    ("transcripts", {"no_speech_prob": 1e300}, "no_speech_prob"),  # beyond Float32
+]
+KEYS = {"listings": "event_id", "ledger": "product_id", "transcripts": "segment_id"}
+
+
+@pytest.mark.parametrize(("table", "values", "column"), UNSTORABLE)
+def test_a_value_a_column_cannot_hold_is_refused_naming_the_column(
+    store: Store, table: str, values: dict[str, object], column: str
+) -> None:
+    row = {KEYS[table]: "bad", "ts" if table != "ledger" else "imported_at": NOW, **values}
+    with pytest.raises(RowRefused) as caught:
+        store.insert(table, [row])
+    assert caught.value.column == column
+    assert f"column {column}" in str(caught.value)
+    assert store.query(f"SELECT count() AS n FROM {table}") == [{"n": 0}]
+
+
+def test_values_at_the_edges_of_each_range_are_stored(store: Store) -> None:
+    edges = [
+        ("listings", {"ts": datetime(1970, 1, 1, 8, tzinfo=CST), "price": -1.5}),
+        ("listings", {"ts": datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC), "title": "\x00\u202e"}),
+        ("ledger", {"reviewed_at": date(1970, 1, 1), "test_report_date": date(2149, 6, 6)}),
+        ("transcripts", {"low_confidence": 255, "no_speech_prob": 3.4e38, "avg_logprob": float("-inf")}),
+    ]
+    for i, (table, values) in enumerate(edges):
+        row = {KEYS[table]: f"edge{i}", "ts" if table != "ledger" else "imported_at": NOW, **values}
+        assert store.insert(table, [row]) == 1
+    (ledger,) = store.query("SELECT reviewed_at, test_report_date FROM ledger")
+    assert (ledger["reviewed_at"], ledger["test_report_date"]) == (date(1970, 1, 1), date(2149, 6, 6))
+    times = store.query("SELECT ts FROM listings ORDER BY ts")
+    assert [r["ts"] for r in times] == [
+        datetime(1970, 1, 1, tzinfo=UTC),
+        datetime(2106, 2, 7, 6, 28, 15, tzinfo=UTC),
+    ]
 
 
 def test_bad_sql_is_an_error_not_a_retry(store: Store) -> None:
