@@ -118,7 +118,7 @@ def int_range(base: str) -> tuple[int, int] | None:
 
 
 def _refused(column: str, value: Any, why: str) -> RowRefused:
-    shown = repr(value)
+    shown = value.isoformat() if isinstance(value, date) else repr(value)
     shown = shown if len(shown) <= 80 else shown[:77] + "..."
     return RowRefused(f"column {column}: {shown} {why}", column=column)
 
