@@ -5,6 +5,7 @@ Nothing here is committed audio: files are written into pytest's temporary direc
 
 from __future__ import annotations
 
+import random
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -102,3 +103,20 @@ def rtmp_publisher(source: Path, port: int) -> Iterator[str]:
     finally:
         process.kill()
         process.wait(timeout=10)
+
+
+def damaged_in_the_middle(source: Path, target: Path, length: int = 20_000) -> Path:
+    """``source`` with ``length`` bytes from its middle overwritten by noise (a disk or transfer
+    error): for the sample Ogg, the pages holding 53.0-60.0 s become unreadable."""
+    data = bytearray(source.read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + length] = random.Random(3).randbytes(length)
+    target.write_bytes(bytes(data))
+    return target
+
+
+def cut_short(source: Path, target: Path, keep: float = 0.4) -> Path:
+    """The first ``keep`` of ``source``'s bytes (a copy or an upload that stopped early)."""
+    data = source.read_bytes()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target

@@ -20,6 +20,8 @@ from tests.audio_sources import (
     AUDIO,
     SAMPLE,
     convert,
+    cut_short,
+    damaged_in_the_middle,
     free_port,
     generated,
     hls,
@@ -108,6 +110,88 @@ def test_damage_inside_a_stream_is_skipped_not_fatal(tmp_path: Path) -> None:
     damaged.write_bytes(bytes(data))
     chunks = list(audio.read_chunks(damaged, "s1"))
     assert total_s(chunks) == pytest.approx(108, abs=2.0)
+
+
+def _decoded(source: Path) -> tuple[np.ndarray, audio.DecodeReport]:
+    report = audio.DecodeReport()
+    pcm = np.concatenate(list(audio.decode_pcm(source, report=report)))
+    return pcm, report
+
+
+def test_a_stretch_lost_inside_an_ogg_is_silence_and_later_audio_keeps_the_container_clock(
+    tmp_path: Path,
+) -> None:
+    """The Ogg demuxer skips the damaged pages (53.0-60.0 s): the audio after them must stay where
+    the container's timestamps put it, not 7 s early, and the gap is reported."""
+    intact, clean = _decoded(SAMPLE / "stream.ogg")
+    pcm, report = _decoded(damaged_in_the_middle(SAMPLE / "stream.ogg", tmp_path / "damaged.ogg"))
+    assert len(pcm) / 16_000 == pytest.approx(len(intact) / 16_000, abs=0.02)
+    assert [(round(g.start_s, 1), round(g.duration_s, 1)) for g in report.gaps] == [(53.0, 7.0)]
+    assert not report.truncated
+    assert not clean.damaged
+    assert report.damaged
+    assert report.unreadable_before(72.2) == pytest.approx(7.0, abs=0.02)
+    assert report.unreadable_before(50.0) == 0.0
+    gap = slice(round(53.1 * 16_000), round(59.9 * 16_000))
+    assert not pcm[gap].any()  # silence where nothing could be read
+    later = slice(61 * 16_000, 100 * 16_000)  # the decoder has settled after the loss
+    assert np.corrcoef(pcm[later].astype(float), intact[later].astype(float))[0, 1] > 0.99
+    assert "7.0 s of audio unreadable at 53.0 s" in report.summary()
+
+
+def test_a_truncated_ogg_is_reported_as_cut_short(tmp_path: Path) -> None:
+    """Cut at 40 % the Ogg still declares (from its last page) the 42 s it holds: only the missing
+    end-of-stream page tells it was cut short."""
+    pcm, report = _decoded(cut_short(SAMPLE / "stream.ogg", tmp_path / "short.ogg"))
+    assert len(pcm) / 16_000 == pytest.approx(42.0, abs=0.5)
+    assert "end-of-stream" in report.truncated
+    assert report.read_s == pytest.approx(42.0, abs=0.5)
+    assert "cut short" in report.summary()
+    _, whole = _decoded(SAMPLE / "stream.ogg")
+    assert not whole.damaged
+    assert whole.summary() == ""
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [
+        ("mp3", ("-c:a", "libmp3lame")),
+        ("flac", ()),
+        ("m4a", ("-c:a", "aac", "-movflags", "+faststart")),
+        ("mka", ("-c:a", "libopus")),
+        ("flv", ("-c:a", "aac")),
+    ],
+)
+def test_a_file_shorter_than_it_declares_is_reported_as_cut_short(
+    tmp_path: Path, suffix: str, codec: tuple[str, ...]
+) -> None:
+    whole = convert(SAMPLE / "stream.ogg", tmp_path / f"whole.{suffix}", *codec)
+    _, report = _decoded(cut_short(whole, tmp_path / f"short.{suffix}"))
+    assert report.truncated
+    assert report.declared_s == pytest.approx(108.2, abs=0.2)
+    assert report.read_s == pytest.approx(43, abs=1.5)
+    assert not _decoded(whole)[1].damaged
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"),
+    [
+        ("flac", ()),
+        ("m4a", ("-c:a", "aac", "-movflags", "+faststart")),
+        ("mka", ("-c:a", "libopus")),
+        ("ts", ("-c:a", "aac", "-f", "mpegts")),
+    ],
+)
+def test_stretches_lost_in_timestamped_containers_keep_the_clock(
+    tmp_path: Path, suffix: str, codec: tuple[str, ...]
+) -> None:
+    whole = convert(SAMPLE / "stream.ogg", tmp_path / f"whole.{suffix}", *codec)
+    intact, _ = _decoded(whole)
+    length = whole.stat().st_size // 40
+    pcm, report = _decoded(damaged_in_the_middle(whole, tmp_path / f"damaged.{suffix}", length))
+    assert len(pcm) == pytest.approx(len(intact), abs=0.05 * 16_000)
+    assert 1.0 < sum(g.duration_s for g in report.gaps) < 6.0
+    assert all(50 < g.start_s < 60 for g in report.gaps)
 
 
 @pytest.mark.slow
