@@ -69,6 +69,12 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
         log.warning("dead letter from %s: %s", letter.topic, reason)
         await t.deadletter.send(key=event.key, value=encode(letter))
 
+    async def refused_row(letter: DeadLetter) -> None:
+        await t.deadletter.send(key=letter.key, value=encode(letter))
+
+    rt.dead_letter = refused_row  # rows the warehouse refuses for good (the sink found them)
+    app.on_before_shutdown.connect(lambda *_, **__: rt.sink.stop())  # no waiting out an outage then
+
     async def send_all(topic: TopicT, records: list[Any]) -> None:
         for record in records:
             await topic.send(key=record.stream_id.encode(), value=encode(record))

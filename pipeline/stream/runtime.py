@@ -21,14 +21,22 @@ import asyncio
 import json
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from pipeline.checks.monitor import Monitor, UnknownStream, build_monitor
 from pipeline.config import Settings
-from pipeline.records import AudioChunk, LedgerEntry, ListingEvent, StreamInfo, TranscriptSegment, Violation
+from pipeline.records import (
+    AudioChunk,
+    DeadLetter,
+    LedgerEntry,
+    ListingEvent,
+    StreamInfo,
+    TranscriptSegment,
+    Violation,
+)
 from pipeline.reporting.alerts import AlertSender, load_targets
 from pipeline.speech import models
 from pipeline.speech.asr import Transcriber, worker_options
@@ -62,6 +70,8 @@ class Runtime:
     # while an event of its source topic is handled (the monitor agent), not from the batches of
     # the transcriber, so a release there leaves its entry to the next settle of the monitor agent
     undropped: set[str] = field(default_factory=set)
+    # where the rows the warehouse refuses for good go (the worker: the dead-letter topic)
+    dead_letter: Callable[[DeadLetter], Awaitable[None]] | None = None
 
     # -- stream facts and listing events (the monitor agent) ----------------------------------------
 
@@ -117,6 +127,12 @@ class Runtime:
                     self.sink.add(table, row)
                     written[f"stored.{table}"] += 1
             await asyncio.to_thread(self.sink.flush_until_done)
+            refused = self.sink.take_refused()
+        for letter in refused:  # stored but for these: they go to the dead letters, not round again
+            written[f"stored.{letter.topic.removeprefix('warehouse.')}"] -= 1
+            written["refused"] += 1
+            if self.dead_letter is not None:
+                await self.dead_letter(letter)
         self.counts.update(written)
 
     @contextmanager

@@ -1,15 +1,22 @@
-"""The worker runtime releases an ended stream's state only when none of its pieces is in flight."""
+"""The worker runtime releases an ended stream's state only when none of its pieces is in flight,
+and dead-letters the rows the warehouse refuses for good."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
+
+import pytest
 
 from pipeline.checks.monitor import build_monitor
 from pipeline.config import load_settings
-from pipeline.records import AudioChunk, StreamInfo
+from pipeline.records import AudioChunk, DeadLetter, ListingEvent, StreamInfo
 from pipeline.stream.runtime import Runtime
+from pipeline.warehouse import Store
+from pipeline.warehouse.sink import BatchingSink
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INFO = StreamInfo("room-1", "anchor-1", "mcn-1", T0)
@@ -63,3 +70,31 @@ def test_a_release_from_the_transcriber_leaves_the_table_entry_to_the_monitor_ag
     rt.settle(["room-2"])  # the next settle while a stream-facts event is handled drops it
     assert table == {b"room-2": b"{}"}
     assert rt.undropped == set()
+
+
+@pytest.mark.integration
+def test_a_row_the_warehouse_refuses_is_dead_lettered_and_the_rest_stored(store: Store) -> None:
+    # a listing made in-process (not decoded at the edge) with a time before the epoch in UTC
+    good = ListingEvent(T0, "room-1", "anchor-1", "mcn-1", "on_shelf", "L1", "面霜", "水润坊", "cosmetics")
+    poison = replace(good, listing_id="L2", ts=datetime(1970, 1, 1, tzinfo=timezone(timedelta(hours=8))))
+    none: Any = None
+    rt = Runtime(
+        settings=load_settings(),
+        store=store,
+        monitor=build_monitor(),
+        transcriber=none,
+        sink=BatchingSink(store),
+    )
+    letters: list[DeadLetter] = []
+
+    async def dead_letter(letter: DeadLetter) -> None:
+        letters.append(letter)
+
+    rt.dead_letter = dead_letter
+    asyncio.run(asyncio.wait_for(rt.save([poison, good]), timeout=30))
+    assert [(letter.topic, json.loads(letter.payload)["listing_id"]) for letter in letters] == [
+        ("warehouse.listings", "L2")
+    ]
+    assert "column ts" in letters[0].reason
+    assert store.query("SELECT listing_id FROM listings") == [{"listing_id": "L1"}]
+    assert (rt.counts["stored.listings"], rt.counts["refused"]) == (1, 1)
