@@ -4,6 +4,8 @@ Headers may be English or Chinese (``product_id`` or ``商品编号``…), text 
 Every bad row is reported as a :class:`RecordError` naming the file, the row (spreadsheet
 numbering: the header is row 1; the line for JSONL), the column as written in the file and the
 reason, while the good rows are still returned; ``strict=True`` refuses the whole file instead.
+A row with a byte that is not UTF-8, or with a cell longer than ``MAX_CELL_CHARS`` (Excel's own
+limit), is such a bad row; a header that is not UTF-8 refuses the file (it was not saved as UTF-8).
 Columns the format does not know are kept in ``LedgerEntry.extra``. A file larger than
 ``max_bytes`` or with more than ``max_rows`` rows (the ``ledger_max_bytes`` and ``ledger_max_rows``
 settings) is refused whole, with an error naming the limit.
@@ -63,6 +65,9 @@ _SUFFIXES: Mapping[str, LedgerFormat] = {
 }
 MAX_BYTES = 64 << 20  # defaults of the ledger_max_bytes and ledger_max_rows settings
 MAX_ROWS = 100_000
+MAX_CELL_CHARS = 32_767  # the most characters an Excel cell holds
+_NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape reads it
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,17 +174,23 @@ def _kept(rows: Iterator[NumberedCells], max_rows: int, source: str) -> list[Num
 
 
 def _csv_table(path: Path, source: str, max_rows: int) -> list[NumberedCells]:
+    # Bytes that are not UTF-8 are read as surrogates (found by cell, in _RowParser); no cell is
+    # refused by the csv module's own size limit (131072), which would end the file: the file's
+    # size is bounded already, and a long cell is refused by row.
+    limit = csv.field_size_limit()
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
-            return _kept(enumerate(csv.reader(handle), start=1), max_rows, source)
-    except UnicodeDecodeError as exc:
-        raise RecordError(
-            f"not UTF-8 text ({exc.reason}); save the sheet as CSV UTF-8", source=source
-        ) from None
+        csv.field_size_limit(max(limit, path.stat().st_size + 1))
+        with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as handle:
+            table = _kept(enumerate(csv.reader(handle), start=1), max_rows, source)
     except OSError as exc:
         raise RecordError(f"cannot read ({exc.strerror})", source=source) from None
     except csv.Error as exc:
         raise RecordError(f"not valid CSV ({exc})", source=source) from None
+    finally:
+        csv.field_size_limit(limit)
+    if table and any(_NOT_UTF8.search(str(h or "")) for h in table[0][1]):
+        raise RecordError("not UTF-8 text; save the sheet as CSV UTF-8", source=source, line=1)
+    return table
 
 
 def _xlsx_table(path: Path, source: str, max_rows: int) -> list[NumberedCells]:
@@ -239,11 +250,9 @@ def _check_headers(headers: list[str], source: str) -> None:
 
 
 def _jsonl_rows(path: Path, source: str, max_rows: int) -> Iterator[RawRow]:
-    try:
-        with path.open(encoding="utf-8-sig") as handle:
+    try:  # bytes that are not UTF-8 read as surrogates, found by field (or by line, outside text)
+        with path.open(encoding="utf-8-sig", errors="surrogateescape") as handle:
             lines = list(handle)
-    except UnicodeDecodeError as exc:
-        raise RecordError(f"not UTF-8 text ({exc.reason})", source=source) from None
     except OSError as exc:
         raise RecordError(f"cannot read ({exc.strerror})", source=source) from None
     rows = 0
@@ -275,6 +284,8 @@ class _RowParser:
 
     def parse(self, number: int, row: Mapping[str, Any]) -> tuple[LedgerEntry | None, list[RecordError]]:
         cells = _Cells(row, self.source, number)
+        if cells.unreadable():
+            return None, cells.errors
         entry = LedgerEntry(
             product_id=cells.text("product_id", required=True),
             mcn_id=self._mcn(cells),
@@ -331,6 +342,30 @@ class _RowParser:
             cells.error("product_id", f"{product_id!r} already appears in row {first}")
 
 
+def _texts(value: Any) -> list[str]:
+    """The strings of a cell (a JSONL value may be a list or an object of them)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return [t for v in value for t in _texts(v)]
+    if isinstance(value, Mapping):
+        return [t for v in value.values() for t in _texts(v)]
+    return []
+
+
+def _text_problem(text: str) -> str | None:
+    """Why a cell's text cannot be imported (not UTF-8, too long), or None."""
+    bad = _NOT_UTF8.search(text)
+    if bad:
+        byte = ord(bad.group()) - 0xDC00
+        return f"not UTF-8 text (byte 0x{byte:02X} at character {bad.start()}); save the file as UTF-8"
+    if _SURROGATE.search(text):
+        return "not valid Unicode (a lone surrogate)"
+    if len(text) > MAX_CELL_CHARS:
+        return f"{len(text)} characters, more than the {MAX_CELL_CHARS} a cell may hold"
+    return None
+
+
 def parse_qualification(item: Any, rules: QualificationRules) -> Qualification:
     """One qualification entry: ``type|number|valid_to`` (valid_to may be left out) or a mapping."""
     if isinstance(item, Mapping):
@@ -380,6 +415,16 @@ class _Cells:
     def error(self, name: str, reason: str) -> None:
         header = self.headers.get(name, name)
         self.errors.append(RecordError(reason, field=header, source=self.source, line=self.number))
+
+    def unreadable(self) -> bool:
+        """Whether a cell of the row cannot be read as text at all (each such cell an error)."""
+        for name, value in [*self.values.items(), *self.unknown.items()]:
+            for text in _texts(value):
+                problem = _text_problem(text)
+                if problem:
+                    self.error(name, problem)
+                    break
+        return bool(self.errors)
 
     def text(self, name: str, *, required: bool = False) -> str:
         value = self.values.get(name)

@@ -240,3 +240,43 @@ def test_column_name_aliases() -> None:
     assert column_name("\ufeff商品编号 ") == "product_id"
     assert column_name("Product_ID") == "product_id"
     assert column_name("备注") is None
+
+
+def _csv_bytes(rows: list[list[Any]]) -> bytes:
+    lines = [",".join(HEADERS)] + [",".join(str(c) for c in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_a_byte_that_is_not_utf8_refuses_its_row_by_name_and_the_rest_is_imported(tmp_path: Path) -> None:
+    good = [[c.replace(",", "") for c in row] for row in GOOD]
+    data = _csv_bytes(good).split(b"\n")
+    data[2] = data[2].replace("红枣".encode(), b"\xba\xec\xd4\xe6")  # row 3 in GBK, as an old export
+    path = tmp_path / "l.csv"
+    path.write_bytes(b"\n".join(data))
+    result = read_ledger(path, RULES, mcn_id=MCN)
+    assert [e.product_id for e in result.entries] == ["P-1", "P-3"]
+    (error,) = result.errors
+    assert (error.source, error.line, error.field) == (str(path), 3, "product_name")
+    assert "not UTF-8" in error.reason
+    jsonl = tmp_path / "l.jsonl"
+    lines = [json.dumps(dict(zip(HEADERS, row, strict=True)), ensure_ascii=False).encode() for row in GOOD]
+    lines[1] = lines[1].replace("宁夏红".encode(), b"\xff\xfe")
+    jsonl.write_bytes(b"\n".join(lines) + b"\n")
+    result = read_ledger(jsonl, RULES, mcn_id=MCN)
+    assert [e.product_id for e in result.entries] == ["P-1", "P-3"]
+    assert [(e.line, e.field) for e in result.errors] == [(2, "brand"), (2, "supplier")]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl"])  # XLSX cells hold 32,767 characters (openpyxl cuts)
+def test_one_oversized_cell_refuses_its_row_by_name_and_the_rest_is_imported(
+    tmp_path: Path, fmt: str
+) -> None:
+    rows = [list(row) for row in GOOD]
+    rows[1][HEADERS.index("approved_claims")] = "很好" * 100_000  # 200,000 characters in one cell
+    path = tmp_path / f"l.{fmt}"
+    WRITERS[fmt](path, HEADERS, rows)
+    result = read_ledger(path, RULES, mcn_id=MCN)
+    assert [e.product_id for e in result.entries] == ["P-1", "P-3"]
+    (error,) = result.errors
+    assert (error.line, error.field) == (3 if fmt != "jsonl" else 2, "approved_claims")
+    assert "200000 characters" in error.reason
