@@ -9,7 +9,11 @@ Targets come from a YAML file (setting ``alerts_file``) mapping each MCN to its 
         min_severity: high        # default high
 
 ``render`` builds the request for a target (pure); ``AlertSender`` sends in the background with
-retries and a bounded queue, so a slow or dead webhook never holds up the stream.
+retries and a bounded queue, so a slow or dead webhook never holds up the stream. Violations
+arrive at least once (a restarted worker reads some again), so the sender remembers the last
+``remember`` (violation, webhook) pairs it queued and alerts each once; one that failed for good
+is forgotten, so a redelivery tries again. The memory is the process's: a violation redelivered
+to another worker (after a rebalance) can still alert twice there.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hmac
 import logging
 import time
 import urllib.parse
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -170,7 +175,8 @@ class AlertSender:
     """Sends alerts from a bounded queue in the background, retrying with backoff.
 
     ``submit`` never waits on the network. When the queue is full the alert is dropped with an
-    error in the log (the violation itself is safe in the warehouse either way).
+    error in the log (the violation itself is safe in the warehouse either way). A violation
+    submitted again while remembered is not alerted again (counted in ``duplicates``).
     """
 
     def __init__(
@@ -181,6 +187,7 @@ class AlertSender:
         backoff_s: float = 0.5,
         timeout_s: float = 5.0,
         queue_size: int = 1000,
+        remember: int = 100_000,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.targets = targets
@@ -189,9 +196,12 @@ class AlertSender:
         self._queue: asyncio.Queue[tuple[Violation, AlertTarget]] = asyncio.Queue(queue_size)
         self._client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
         self._workers: list[asyncio.Task[None]] = []
+        self.remember = remember
+        self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()  # (event_id, url), oldest first
         self.sent = 0
         self.failed = 0
         self.dropped = 0
+        self.duplicates = 0
 
     def start(self, concurrency: int = 4) -> None:
         self._workers = [asyncio.create_task(self._work()) for _ in range(concurrency)]
@@ -202,13 +212,22 @@ class AlertSender:
         for target in self.targets.get(violation.mcn_id, []):
             if not target.wants(violation):
                 continue
+            if (violation.event_id, target.url) in self.seen:
+                self.duplicates += 1
+                continue
             try:
                 self._queue.put_nowait((violation, target))
                 queued += 1
+                self._remember(violation, target)
             except asyncio.QueueFull:
                 self.dropped += 1
                 log.error("alert queue full: alert for %s to %s dropped", violation.event_id, target.url)
         return queued
+
+    def _remember(self, violation: Violation, target: AlertTarget) -> None:
+        self.seen[(violation.event_id, target.url)] = None
+        while len(self.seen) > self.remember:
+            self.seen.popitem(last=False)
 
     async def drain(self) -> None:
         """Wait until every queued alert was sent or gave up."""
@@ -247,6 +266,7 @@ class AlertSender:
                 await asyncio.sleep(delay)
                 delay *= 2
         self.failed += 1
+        self.seen.pop((violation.event_id, target.url), None)  # a redelivery may try again
         log.error(
             "alert for %s to %s failed after %d attempts", violation.event_id, target.url, self.attempts
         )

@@ -195,3 +195,43 @@ def test_other_mcns_and_low_severity_are_not_sent() -> None:
     assert sender.submit(V) == 0
     sender = AlertSender({"mcn-starlight": [AlertTarget("mcn-starlight", "http://127.0.0.1:9/hook")]})
     assert sender.submit(replace(V, severity="low")) == 0
+
+
+def test_a_redelivered_violation_alerts_once() -> None:
+    # at-least-once delivery: a worker that restarts or takes over a partition reads a violation
+    # again; the officer's phone must not ring twice for it
+    async def scenario() -> None:
+        async with serve_ctx([ok]) as hook:
+            targets = {"mcn-starlight": [AlertTarget("mcn-starlight", hook.url)]}
+            sender = AlertSender(targets, remember=2)
+            sender.start()
+            assert sender.submit(V) == 1
+            assert sender.submit(V) == 0  # the same event again
+            for i in range(3):
+                sender.submit(replace(V, event_id=f"other{i}"))
+            await asyncio.wait_for(sender.drain(), 10)
+            assert sender.submit(replace(V, event_id="other2")) == 0  # still remembered
+            await sender.close()
+            assert [body["violation"]["event_id"] for body in hook.received].count("ev1") == 1
+            assert (sender.sent, sender.duplicates) == (4, 2)
+            assert len(sender.seen) == 2  # bounded: the oldest are forgotten
+
+    asyncio.run(scenario())
+
+
+def test_an_alert_that_failed_is_sent_when_its_violation_comes_again() -> None:
+    async def scenario() -> None:
+        async with serve_ctx(
+            [lambda: web.Response(status=503), lambda: web.Response(status=503), ok]
+        ) as hook:
+            sender = AlertSender({"mcn-starlight": [AlertTarget("mcn-starlight", hook.url)]}, attempts=2)
+            sender.backoff_s = 0.01
+            sender.start()
+            sender.submit(V)
+            await asyncio.wait_for(sender.drain(), 10)
+            assert sender.submit(V) == 1  # it gave up: a redelivery tries again
+            await asyncio.wait_for(sender.drain(), 10)
+            await sender.close()
+            assert (sender.sent, sender.failed) == (1, 1)
+
+    asyncio.run(scenario())
