@@ -15,7 +15,7 @@ from pipeline.config import Settings
 from pipeline.errors import ConfigError, RecordError
 from pipeline.jsonl import write_objects
 from pipeline.records import StreamInfo, parse_datetime, to_dict
-from pipeline.speech.audio import duration_s, is_url
+from pipeline.speech.audio import DecodeReport, duration_s, is_url
 from pipeline.stream.analyze import analyze
 from pipeline.stream.ingest import ingest_audio, ingest_listings
 from pipeline.stream.publish import Publisher, read_dead_letters
@@ -83,7 +83,11 @@ def ingest_audio_command(
     realtime: bool,
 ) -> None:
     """Decode SOURCE (a file or a live HTTP/HLS/FLV/RTMP URL), archive it, cut it into speech
-    pieces and publish them."""
+    pieces and publish them.
+
+    Damaged audio is published as far as it can be read, times kept on the container's clock;
+    what could not be read (or a file cut short) is reported and the exit status is 1.
+    """
     settings = settings_of(ctx)
     info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at))
     total = None if is_url(source) else duration_s(source)
@@ -98,6 +102,14 @@ def ingest_audio_command(
         f"{stream_id}: {done.audio_s:.1f} s of audio, {done.pieces} speech pieces "
         f"({done.speech_s:.1f} s) published; archived at {done.info.audio_path}"
     )
+    _report_damage(ctx, done.report)
+
+
+def _report_damage(ctx: click.Context, report: DecodeReport) -> None:
+    """Damaged audio on stderr ("7.0 s of audio unreadable at 53.0 s"), then exit status 1."""
+    if report.damaged:
+        click.echo(f"damaged audio: {report.summary()} (docs/speech.md, Damaged audio)", err=True)
+        ctx.exit(1)
 
 
 def _advance(bar: tqdm) -> Callable[[float], None]:
@@ -166,7 +178,11 @@ def analyze_command(
     started_at: str,
     out: str,
 ) -> None:
-    """Analyse a recorded stream in-process (no servers): one violation per line to OUT."""
+    """Analyse a recorded stream in-process (no servers): one violation per line to OUT.
+
+    Damaged audio is analysed as far as it can be read, times kept on the container's clock; what
+    could not be read is reported, the violations after it are marked, and the exit status is 1.
+    """
     settings = settings_of(ctx)
     info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at), source=str(audio))
     with tqdm(total=round(duration_s(audio) or 0, 1) or None, unit="s", desc="analyze", disable=None) as bar:
@@ -176,6 +192,7 @@ def analyze_command(
     _report(result.errors)
     count = write_objects(out, (to_dict(v) for v in result.violations))
     click.echo(f"{count} violations from {len(result.segments)} transcript segments", err=out == "-")
+    _report_damage(ctx, result.audio)
 
 
 @click.command()

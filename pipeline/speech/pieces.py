@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 from pipeline.errors import AudioError
 from pipeline.records import AudioChunk
+from pipeline.speech.damage import DecodeReport
 from pipeline.speech.vad import SAMPLE_RATE_HZ, CutOptions, PieceCutter, StreamingVad
 
 Samples = npt.NDArray[np.int16]
@@ -93,23 +94,33 @@ def check_piece(chunk: AudioChunk, max_s: float = math.inf) -> AudioChunk:
 
 
 def speech_chunks(
-    blocks: Iterable[Samples], stream_id: str, options: CutOptions = LIVE_CUT, *, start_s: float = 0.0
+    blocks: Iterable[Samples],
+    stream_id: str,
+    options: CutOptions = LIVE_CUT,
+    *,
+    start_s: float = 0.0,
+    report: DecodeReport | None = None,
 ) -> Iterator[AudioChunk]:
     """A stream's audio blocks as speech pieces, one :class:`AudioChunk` each; then a final,
-    empty chunk that marks the end of the stream."""
+    empty chunk that marks the end of the stream. With the ``report`` the blocks are decoded
+    into, each piece carries the seconds of unreadable audio before it (a piece is cut after its
+    audio was decoded, so every gap before it is known by then)."""
     cutter = SpeechPieces(options, round(start_s * SAMPLE_RATE_HZ))
+    report = report or DecodeReport()
     seq = 0
     for block in blocks:
         for piece in cutter.push(block):
-            yield as_chunk(stream_id, seq, piece)
+            yield as_chunk(stream_id, seq, piece, report)
             seq += 1
     for piece in cutter.finish():
-        yield as_chunk(stream_id, seq, piece)
+        yield as_chunk(stream_id, seq, piece, report)
         seq += 1
     yield AudioChunk(stream_id, seq, cutter.end_sample / SAMPLE_RATE_HZ, SAMPLE_RATE_HZ, b"", final=True)
 
 
-def as_chunk(stream_id: str, seq: int, piece: Piece) -> AudioChunk:
+def as_chunk(stream_id: str, seq: int, piece: Piece, report: DecodeReport | None = None) -> AudioChunk:
+    offset_s = piece.start / SAMPLE_RATE_HZ
     return AudioChunk(
-        stream_id, seq, piece.start / SAMPLE_RATE_HZ, SAMPLE_RATE_HZ, piece.audio.astype("<i2").tobytes()
-    )
+        stream_id, seq, offset_s, SAMPLE_RATE_HZ, piece.audio.astype("<i2").tobytes(),
+        unreadable_before_s=report.unreadable_before(offset_s) if report else 0.0,
+    )  # fmt: skip

@@ -9,7 +9,7 @@ streaming pipeline produces for the same input.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipeline.checks.monitor import build_monitor
@@ -20,7 +20,7 @@ from pipeline.ledger.files import read_ledger
 from pipeline.records import AudioChunk, ListingEvent, StreamInfo, TranscriptSegment, Violation, decode
 from pipeline.speech import models
 from pipeline.speech.asr import Transcriber, worker_options
-from pipeline.speech.audio import decode_pcm
+from pipeline.speech.audio import DecodeReport, decode_pcm
 from pipeline.speech.models import LoadedModel
 from pipeline.speech.pieces import speech_chunks
 
@@ -34,6 +34,7 @@ class Analysis:
     violations: list[Violation]
     segments: list[TranscriptSegment]
     errors: list[RecordError]  # bad listing lines and ledger rows (reported, then skipped)
+    audio: DecodeReport = field(default_factory=DecodeReport)  # damage found in the audio
 
 
 def read_listings(
@@ -87,7 +88,8 @@ def analyze(
     )
     monitor.load_ledger(read.entries)
     events, errors = read_listings(listings, settings.listing_max_line_bytes)
-    chunks = speech_chunks(decode_pcm(audio), info.stream_id)
+    damage = DecodeReport()
+    chunks = speech_chunks(decode_pcm(audio, report=damage), info.stream_id, report=damage)
     segments = list(transcribe_pieces(transcriber, chunks, progress))
     violations = monitor.replay(info, events, segments)
-    return Analysis(violations, segments, [*read.errors, *errors])
+    return Analysis(violations, segments, [*read.errors, *errors], damage)

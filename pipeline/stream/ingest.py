@@ -25,7 +25,7 @@ from pipeline.errors import RecordError
 from pipeline.jsonl import MAX_LINE_BYTES, read_records
 from pipeline.records import AudioChunk, ListingEvent, StreamInfo, decode
 from pipeline.speech.archive import AudioArchive, archive_path
-from pipeline.speech.audio import DecodeOptions, decode_pcm, describe, is_url
+from pipeline.speech.audio import DecodeOptions, DecodeReport, decode_pcm, describe, is_url
 from pipeline.speech.pieces import speech_chunks
 from pipeline.speech.vad import SAMPLE_RATE_HZ
 from pipeline.stream import topics
@@ -51,6 +51,7 @@ class AudioIngest:
     audio_s: float = 0.0
     started_wall: float = 0.0  # time.monotonic() when the first audio was taken in
     piece_ends: list[float] = field(default_factory=list)  # audio time each piece ended
+    report: DecodeReport = field(default_factory=DecodeReport)  # unreadable stretches, a cut-short file
 
 
 def ingest_audio(
@@ -62,16 +63,20 @@ def ingest_audio(
     realtime: bool = False,
     progress: Callable[[float], None] = lambda _s: None,
 ) -> AudioIngest:
-    """Announce, archive, cut and publish one stream's audio; announce its end."""
+    """Announce, archive, cut and publish one stream's audio; announce its end.
+
+    Damaged audio is published as far as it can be read, on the container's clock (silence where
+    it could not be read); ``result.report`` says what was lost, for the caller to report."""
     path = archive_path(audio_dir, info.stream_id)
     info = replace(info, source=describe(source), audio_path=str(path))
     sink.send(topics.STREAMS, info.stream_id, info)
     result = AudioIngest(info, started_wall=time.monotonic())
     with AudioArchive(path) as archive:
-        blocks = _archived(decode_pcm(source, DecodeOptions(block_s=BLOCK_S)), archive)
+        decoded = decode_pcm(source, DecodeOptions(block_s=BLOCK_S), report=result.report)
+        blocks = _archived(decoded, archive)
         if realtime and not is_url(source):
             blocks = _paced(blocks, result.started_wall)
-        for chunk in speech_chunks(blocks, info.stream_id):
+        for chunk in speech_chunks(blocks, info.stream_id, report=result.report):
             if chunk.final:
                 result.audio_s = chunk.offset_s
                 break
