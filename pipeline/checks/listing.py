@@ -351,4 +351,5 @@ def _evidence(
         claims=claims,
         segment=segment,
         listing_field=listing_field,
+        unreadable_before_s=segment.unreadable_before_s if segment else 0.0,
     )

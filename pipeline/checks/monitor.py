@@ -182,8 +182,9 @@ def speech_violation(
     sentence = segment.sentence_at(claim.start, claim.end)
     at = info.started_at + timedelta(seconds=sentence.offset_s)
     evidence = Evidence(
-        listing=on_stage, claims=tuple(claims), segment=segment, asr_low_confidence=segment.low_confidence
-    )
+        listing=on_stage, claims=tuple(claims), segment=segment, asr_low_confidence=segment.low_confidence,
+        unreadable_before_s=segment.unreadable_before_s,
+    )  # fmt: skip
     return violation(
         info, Charge.of_claim(claim), key=("speech", segment.segment_id, claim.category),
         when=(at, sentence.offset_s, sentence.end_offset_s),

@@ -13,7 +13,7 @@ from tqdm import tqdm
 from pipeline.commands.main import settings_of
 from pipeline.config import Settings
 from pipeline.jsonl import open_text
-from pipeline.records import TranscriptSegment, to_dict
+from pipeline.records import AudioChunk, TranscriptSegment, to_dict
 from pipeline.speech import audio, models
 from pipeline.speech.asr import Transcriber, default_options, transcribe_chunks
 from pipeline.speech.evaluation import evaluate, overall
@@ -50,16 +50,28 @@ def transcribe(
 
     One line per segment: {"start": s, "end": s, "text": ..., "low_confidence": ..., ...}, times in
     seconds from the start of AUDIO, text in Simplified Chinese. A live URL is transcribed as it
-    plays (Ctrl-C ends it after decoding what was heard).
+    plays (Ctrl-C ends it after decoding what was heard). Damaged audio is transcribed as far as
+    it can be read, times kept on the container's clock; what was lost is reported (exit status 1).
     """
     transcriber = _transcriber(settings_of(ctx), budget_s)
     live = audio.is_url(source)
     name = stream_id or (Path(audio.describe(source)).stem or "live")
     bar = _progress_bar(source, enabled=progress and not live)
+    damage = audio.DecodeReport()
     with open_text(out, "w") as handle:
-        count = _write(handle, _segments(transcriber, source, name, live, bar))
+        count = _write(
+            handle, _segments(transcriber, audio.read_chunks(source, name, report=damage), name, live, bar)
+        )
     bar.close()
     click.echo(f"{count} segments from {audio.describe(source)}", err=True)
+    report_damage(ctx, damage)
+
+
+def report_damage(ctx: click.Context, report: audio.DecodeReport) -> None:
+    """Damaged audio on stderr ("7.0 s of audio unreadable at 53.0 s"), then exit status 1."""
+    if report.damaged:
+        click.echo(f"damaged audio: {report.summary()} (docs/speech.md, Damaged audio)", err=True)
+        ctx.exit(1)
 
 
 def _progress_bar(source: str, *, enabled: bool) -> tqdm[Any]:
@@ -68,13 +80,14 @@ def _progress_bar(source: str, *, enabled: bool) -> tqdm[Any]:
 
 
 def _segments(
-    transcriber: Transcriber, source: str, name: str, live: bool, bar: tqdm[Any]
+    transcriber: Transcriber, chunks: Iterator[AudioChunk], name: str, live: bool, bar: tqdm[Any]
 ) -> Iterator[TranscriptSegment]:
-    chunks = audio.read_chunks(source, name)
-
     def counted() -> Iterator[Any]:
         for chunk in chunks:
-            bar.update(round(chunk.duration_s, 3))
+            room = (
+                bar.total - bar.n if bar.total else chunk.duration_s
+            )  # a file may run past what it declares
+            bar.update(round(min(chunk.duration_s, max(room, 0.0)), 3))
             yield chunk
 
     try:

@@ -11,11 +11,12 @@ import click
 from tqdm import tqdm
 
 from pipeline.commands.main import settings_of
+from pipeline.commands.speech import report_damage
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, RecordError
 from pipeline.jsonl import write_objects
 from pipeline.records import StreamInfo, parse_datetime, to_dict
-from pipeline.speech.audio import DecodeReport, duration_s, is_url
+from pipeline.speech.audio import duration_s, is_url
 from pipeline.stream.analyze import analyze
 from pipeline.stream.ingest import ingest_audio, ingest_listings
 from pipeline.stream.publish import Publisher, read_dead_letters
@@ -102,14 +103,7 @@ def ingest_audio_command(
         f"{stream_id}: {done.audio_s:.1f} s of audio, {done.pieces} speech pieces "
         f"({done.speech_s:.1f} s) published; archived at {done.info.audio_path}"
     )
-    _report_damage(ctx, done.report)
-
-
-def _report_damage(ctx: click.Context, report: DecodeReport) -> None:
-    """Damaged audio on stderr ("7.0 s of audio unreadable at 53.0 s"), then exit status 1."""
-    if report.damaged:
-        click.echo(f"damaged audio: {report.summary()} (docs/speech.md, Damaged audio)", err=True)
-        ctx.exit(1)
+    report_damage(ctx, done.report)
 
 
 def _advance(bar: tqdm) -> Callable[[float], None]:
@@ -192,7 +186,7 @@ def analyze_command(
     _report(result.errors)
     count = write_objects(out, (to_dict(v) for v in result.violations))
     click.echo(f"{count} violations from {len(result.segments)} transcript segments", err=out == "-")
-    _report_damage(ctx, result.audio)
+    report_damage(ctx, result.audio)
 
 
 @click.command()

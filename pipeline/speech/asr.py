@@ -99,6 +99,7 @@ class _Job:
     end: int
     audio: Floats
     queued_at: float
+    unreadable_before_s: float = 0.0  # from the stream's chunks (damaged audio before the piece)
 
 
 class Transcriber:
@@ -119,6 +120,7 @@ class Transcriber:
         self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
         self._streams: dict[str, SpeechPieces] = {}
         self._queue: deque[_Job] = deque()
+        self._unreadable: dict[str, float] = {}  # latest chunk's unreadable_before_s, by stream
         self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
 
     # -- feeding ---------------------------------------------------------------------------------
@@ -126,6 +128,7 @@ class Transcriber:
     def add(self, chunk: AudioChunk) -> None:
         """Take one chunk of a stream: buffer it, run the VAD, queue the pieces it completes."""
         samples = _samples(chunk)
+        self._unreadable[chunk.stream_id] = chunk.unreadable_before_s
         start = round(chunk.offset_s * SAMPLE_RATE_HZ)
         stream = self._streams.get(chunk.stream_id)
         if stream is None or start - stream.end_sample > _MAX_GAP_S * SAMPLE_RATE_HZ:
@@ -143,6 +146,7 @@ class Transcriber:
     def add_piece(self, chunk: AudioChunk) -> None:
         """Queue a speech piece already cut where the audio entered (:mod:`pipeline.speech.pieces`)."""
         samples = _samples(chunk)
+        self._unreadable[chunk.stream_id] = chunk.unreadable_before_s
         if len(samples):
             start = round(chunk.offset_s * SAMPLE_RATE_HZ)
             self._queue_pieces(chunk.stream_id, [Piece(start, start + len(samples), samples)])
@@ -157,6 +161,7 @@ class Transcriber:
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
             self._queue_pieces(stream_id, stream.finish())
+        self._unreadable.pop(stream_id, None)
 
     def flush(self, stream_id: str) -> list[TranscriptSegment]:
         """End of a stream: queue its last speech, forget its state, decode everything queued."""
@@ -194,9 +199,12 @@ class Transcriber:
 
     def _queue_pieces(self, stream_id: str, pieces: list[Piece]) -> None:
         now = time.monotonic()
+        unreadable_s = self._unreadable.get(stream_id, 0.0)
         for piece in pieces:
             audio = piece.audio.astype(np.float32) / 32768.0
-            self._queue.append(_Job(stream_id, piece.start, piece.end, audio, now))
+            self._queue.append(
+                _Job(stream_id, piece.start, piece.end, audio, now, unreadable_before_s=unreadable_s)
+            )
 
     def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
         """Pieces grouped by encoder window size; one batched encode + generate per group."""
@@ -282,6 +290,7 @@ class Transcriber:
                     low_confidence=verdict.low_confidence,
                     model=self.model.label,
                     char_starts_s=self._char_starts(words, verdict.text, start_s) if len(spans) == 1 else (),
+                    unreadable_before_s=job.unreadable_before_s,
                 )
             )
         return out

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import re
 import threading
@@ -13,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from pipeline.commands.main import main
 from pipeline.errors import AudioError
 from pipeline.speech import audio
 from tests.audio_sources import (
@@ -296,3 +299,33 @@ def test_an_hour_of_audio_is_decoded_in_constant_memory(tmp_path: Path) -> None:
     assert seconds == pytest.approx(3600, abs=0.1)
     assert peak < 4 * 1024 * 1024  # Python-side allocations: a few blocks of 1 s (32 kB each)
     assert max(rss) - baseline < 40  # MiB, against 115 MiB for the decoded hour
+
+
+@pytest.mark.slow
+def test_transcribe_of_damaged_audio_keeps_times_marks_segments_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first 30 s of the sample with 5 kB of noise at its middle: the segments after the lost
+    stretch keep the intact file's times and carry it; the command says so and exits 1."""
+    monkeypatch.setenv("CLAIMWATCH_DATA_DIR", str(tmp_path / "data"))
+    whole = convert(SAMPLE / "stream.ogg", tmp_path / "whole.ogg", "-t", "30", "-c", "copy")
+    damaged = damaged_in_the_middle(whole, tmp_path / "damaged.ogg", 5_000)
+    runner = CliRunner()
+    runs = {}
+    for source in (whole, damaged):
+        out = tmp_path / f"{source.stem}.jsonl"
+        runs[source.stem] = runner.invoke(main, ["transcribe", str(source), "--out", str(out)])
+        runs[f"{source.stem}.lines"] = [
+            json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()
+        ]
+    assert runs["whole"].exit_code == 0, runs["whole"].output
+    assert runs["damaged"].exit_code == 1, runs["damaged"].output
+    assert "damaged audio: " in runs["damaged"].stderr
+    _, report = _decoded(damaged)
+    (gap,) = report.gaps
+    later = [line for line in runs["damaged.lines"] if line["start"] > gap.start_s + gap.duration_s + 1]
+    assert later
+    for line in later:
+        # Whisper's times inside a piece move by a few tenths when the piece differs; the gap is 3 s
+        assert min(abs(w["start"] - line["start"]) for w in runs["whole.lines"]) < 0.5
+        assert line["unreadable_before_s"] == pytest.approx(gap.duration_s, abs=0.02)

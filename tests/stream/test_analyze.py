@@ -12,6 +12,7 @@ from pipeline.records import StreamInfo
 from pipeline.sample import load_sample
 from pipeline.speech import models
 from pipeline.stream.analyze import Analysis, analyze
+from tests.audio_sources import damaged_in_the_middle
 
 pytestmark = pytest.mark.slow
 
@@ -57,3 +58,28 @@ def test_the_same_recording_gives_the_same_violations(model: models.LoadedModel,
     assert [v.event_id for v in first.violations] == [v.event_id for v in again.violations]
     assert [s.segment_id for s in first.segments] == [s.segment_id for s in again.segments]
     assert len({v.event_id for v in first.violations}) == len(first.violations)
+
+
+def test_violations_after_unreadable_audio_keep_their_times_and_are_marked(
+    model: models.LoadedModel, tmp_path: Path
+) -> None:
+    """53.0-60.0 s of the recording cannot be read: the claims heard after it keep the times they
+    have in the intact recording (the one at 72.2 s is not put at 65.2 s) and say that 7 s of
+    audio before them were unreadable; those before it are unmarked."""
+    settings = load_settings(data_dir=tmp_path)
+    damaged = damaged_in_the_middle(SAMPLE.audio, tmp_path / "damaged.ogg")
+    intact, done = (
+        analyze(settings, audio=audio, listings=SAMPLE.listings, ledger=SAMPLE.ledger, info=INFO, model=model)
+        for audio in (SAMPLE.audio, damaged)
+    )
+    assert done.audio.summary() == "7.0 s of audio unreadable at 53.0 s"
+    heard = [v for v in done.violations if v.source == "speech"]
+    later = [v for v in heard if v.offset_s > 60.0]
+    assert later
+    assert any(abs(v.offset_s - 72.2) < 1.0 for v in later)
+    for v in later:
+        same = [w for w in intact.violations if w.category == v.category and w.source == "speech"]
+        assert min(abs(w.offset_s - v.offset_s) for w in same) < 0.1, v
+        assert v.evidence.unreadable_before_s == pytest.approx(7.0, abs=0.02)
+    assert all(v.evidence.unreadable_before_s == 0.0 for v in heard if v.offset_s < 53.0)
+    assert not intact.audio.damaged
