@@ -1,6 +1,6 @@
 """Speech throughput: bare faster-whisper against ClaimWatch's streaming transcriber, one run.
 
-    python -m bench.asr [--audio FILE] [--repeat 2] [--rounds 3] [--streams 6]
+    python -m bench.asr [--audio FILE] [--repeat 2] [--rounds 3] [--streams 6] [--bias TEXT]
 
 The audio (default: the sample stream, repeated ``--repeat`` times into one recording) goes
 
@@ -12,7 +12,12 @@ The audio (default: the sample stream, repeated ``--repeat`` times into one reco
   the worker's transcriber decodes each piece in an encoder window sized to it, pieces batched by window size
   (``worker_options``).
 
-Rounds alternate the two; the best of each counts. Throughput is measured in CPU time (all threads
+With biasing (``--bias``: by default, for the sample, the titles and brands of its listings; ``--bias ''``
+skips it) both sides run a second time shown that text: faster-whisper as its ``hotwords``, ClaimWatch
+as its decoder prompt (``TranscriberOptions.prompt``, the same tokens after <|startofprev|>), and the
+CER of each side with and without it is printed (docs/speech.md, "Biasing").
+
+Rounds alternate the sides; the best of each counts. Throughput is measured in CPU time (all threads
 of this process): on the shared 2-core development machine other sessions' work swings wall-clock
 times by 2x from one run to the next, while the CPU seconds a transcription costs stay within a few
 per cent. Wall-clock figures are printed too. Then ``--streams`` copies of the original audio are
@@ -33,7 +38,7 @@ import tempfile
 import time
 import wave
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 
@@ -68,7 +73,10 @@ def main() -> None:
         reference = _reference(args.audio, args.repeat)
         print(f"audio {args.audio} x{args.repeat}: {seconds:.1f} s")
         _warm_up(model, options, path)
-        bare, ours = _compare(model, options, path, args.rounds, reference)
+        bias = _bias_text(args.audio) if args.bias == "auto" else args.bias
+        if bias:
+            print(f"biasing text: {bias}")
+        bare, ours = _compare(model, options, path, args.rounds, reference, bias=bias)
     if args.streams:
         _multi_stream(model, options, args.audio, args.streams)
     _latency(model, options, args.audio)
@@ -87,6 +95,11 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--repeat", type=int, default=2, help="times the audio is repeated")
     parser.add_argument("--rounds", type=int, default=3, help="alternating runs of each side")
     parser.add_argument("--streams", type=int, default=6, help="concurrent streams (0: skip)")
+    parser.add_argument(
+        "--bias",
+        default="auto",
+        help="biasing text for the with-biasing rows ('auto': the sample's listing titles; '': none)",
+    )
     return parser.parse_args()
 
 
@@ -107,6 +120,18 @@ def _reference(source: Path, times: int) -> str | None:
         return None
     segments = json.loads(timeline.read_text(encoding="utf-8"))["segments"]
     return "".join(s["text"] for s in segments) * times
+
+
+def _bias_text(source: Path) -> str:
+    """The titles and brands of the listings beside the audio (the sample's), if any."""
+    listings = source.with_name("listings.jsonl")
+    if not listings.is_file():
+        return ""
+    names: dict[str, None] = {}
+    for line in listings.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        names[f"{event['title']} {event['brand']}"] = None
+    return "，".join(names)
 
 
 def _warm_up(model: models.LoadedModel, options: TranscriberOptions, path: Path) -> None:
@@ -135,11 +160,23 @@ def _compare(
     path: Path,
     rounds: int,
     reference: str | None,
+    *,
+    bias: str = "",
 ) -> tuple[Cost, Cost]:
-    runs: dict[str, list[Cost]] = {"bare": [], "claimwatch": []}
+    """The best cost of each side unbiased (and, with ``bias``, each side biased, reported)."""
+    sides: list[tuple[str, Callable[[], str]]] = [
+        ("bare", partial(_bare, model, options, path)),
+        ("claimwatch", partial(_ours, model, options, path)),
+    ]
+    if bias:
+        sides += [
+            ("bare + hotwords", partial(_bare, model, options, path, hotwords=bias)),
+            ("claimwatch + prompt", partial(_ours, model, replace(options, prompt=bias), path)),
+        ]
+    runs: dict[str, list[Cost]] = {name: [] for name, _ in sides}
     for _ in range(rounds):
-        for name, run in (("bare", _bare), ("claimwatch", _ours)):
-            cost, text = _measured(partial(run, model, options, path))
+        for name, run in sides:
+            cost, text = _measured(run)
             runs[name].append(cost)
             _report(name, cost, text, reference)
     return _best(runs["bare"]), _best(runs["claimwatch"])
@@ -160,7 +197,9 @@ def _report(name: str, cost: Cost, text: str, reference: str | None) -> None:
     print(f"  {name}: {cost.wall_s:.2f} s wall, {cost.cpu_s:.2f} s CPU{accuracy}", flush=True)
 
 
-def _bare(model: models.LoadedModel, options: TranscriberOptions, path: Path) -> str:
+def _bare(
+    model: models.LoadedModel, options: TranscriberOptions, path: Path, hotwords: str | None = None
+) -> str:
     pipeline = BatchedInferencePipeline(model.whisper)
     segments, _info = pipeline.transcribe(
         str(path),
@@ -168,6 +207,7 @@ def _bare(model: models.LoadedModel, options: TranscriberOptions, path: Path) ->
         beam_size=options.beam_size,
         batch_size=options.batch_size,
         without_timestamps=not options.timestamps,
+        hotwords=hotwords,
     )
     return "".join(segment.text for segment in segments)
 

@@ -1,18 +1,22 @@
 """Speech claims in real-room conditions: the sample stream clean and degraded, through `analyze`.
 
-    python -m bench.rooms [--rooms clean,fast,music,babble,aac,mp3,live] [--run-on] [--tolerance 1.0]
+    python -m bench.rooms [--rooms clean,fast,music,babble,aac,mp3,live] [--run-on] [--bias]
+                          [--tolerance 1.0]
 
 Each room (pipeline/speech/rooms.py: tempo, a music bed, babble, a lossy codec, or all of them) is
 rendered from the sample's audio, its timeline and listing times moved with it, and analysed as
 `claimwatch analyze` does (the worker's cutting and decoding, the same monitor). ``--run-on`` first
 shortens every pause between the sample's utterances to 0.15 s, as an anchor who never stops
 talking: no pause ends a speech piece, so pieces run to the 12 s cut and hold several sentences.
+``--bias`` decodes each piece after the title and brand of the listing on stage (contextual
+biasing, off in the product: docs/speech.md, "Biasing"); run with and without to compare.
 
 Every speech claim violation is scored to the utterance it overlaps most (pipeline/stream/scoring.py):
 precision, recall and F1 of (utterance, category), and the share of violations whose span lies
 within that utterance give or take the tolerance: as placed now (in the sentence holding the claim)
-and, for comparison, as they were placed before word timing (the whole speech piece). The clean row
-is the baseline; the last line gives the degraded rooms' mean F1 over the clean F1.
+and, for comparison, as they were placed before word timing (the whole speech piece); and the
+character error rate of the whole transcript against the script. The clean row is the baseline;
+the last line gives the degraded rooms' mean F1 over the clean F1.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import tempfile
 import time
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +35,7 @@ from pipeline.config import load_settings
 from pipeline.records import StreamInfo, Violation
 from pipeline.sample import SAMPLE_DIR, load_sample
 from pipeline.speech import models
+from pipeline.speech.evaluation import cer
 from pipeline.speech.rooms import ROOMS, Room, render, run_on
 from pipeline.stream.analyze import analyze
 from pipeline.stream.scoring import TOLERANCE_S, SpeechScore, Utterance, score_speech
@@ -76,11 +81,27 @@ def as_pieces(violations: list[Violation]) -> list[Violation]:
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class RoomResult:
+    """The sample heard in a room: its score, the score with each violation spanning its whole
+    piece, the transcript's CER and the seconds `analyze` took."""
+
+    score: SpeechScore
+    pieces: SpeechScore
+    cer: float
+    elapsed_s: float
+
+
 def run_room(
-    room: Room, workdir: Path, model: models.LoadedModel, tolerance_s: float, *, gapless: bool = False
-) -> tuple[SpeechScore, SpeechScore, float]:
-    """The sample heard in ``room``: its score, the score with each violation spanning its whole
-    piece, and the seconds `analyze` took."""
+    room: Room,
+    workdir: Path,
+    model: models.LoadedModel,
+    tolerance_s: float,
+    *,
+    gapless: bool = False,
+    bias: bool = False,
+) -> RoomResult:
+    """The sample heard in ``room`` through `analyze` (``bias``: with the stage as context)."""
     sample = load_sample()
     settings = load_settings()
     spans = [(float(s["start"]), float(s["end"])) for s in sample.timeline]
@@ -99,11 +120,21 @@ def run_room(
     )
     info = StreamInfo(sample.stream_id, sample.anchor_id, sample.mcn_id, sample.started_at)
     began = time.monotonic()
-    result = analyze(settings, audio=audio, listings=listings, ledger=sample.ledger, info=info, model=model)
+    result = analyze(
+        settings,
+        audio=audio,
+        listings=listings,
+        ledger=sample.ledger,
+        info=info,
+        model=model,
+        bias_stage=bias,
+    )
     elapsed = time.monotonic() - began
-    return (
+    script = "".join(str(s["text"]) for s in sample.timeline)
+    return RoomResult(
         score_speech(utterances, result.violations, tolerance_s),
         score_speech(utterances, as_pieces(result.violations), tolerance_s),
+        cer("".join(s.text for s in result.segments), script),
         elapsed,
     )
 
@@ -117,6 +148,9 @@ def main() -> None:
         "--run-on", action="store_true", help="shorten the pauses between utterances to 0.15 s"
     )
     parser.add_argument(
+        "--bias", action="store_true", help="decode each piece after the title and brand on stage"
+    )
+    parser.add_argument(
         "--tolerance", type=float, default=TOLERANCE_S, help="localisation tolerance, seconds"
     )
     args = parser.parse_args()
@@ -126,25 +160,27 @@ def main() -> None:
         parser.error(f"unknown room(s) {', '.join(unknown)}; known: {', '.join(ROOMS)}")
     model = models.load(load_settings())
     speech = "run-on (pauses 0.15 s)" if args.run_on else "as read"
+    biasing = ", biased by the stage" if args.bias else ""
     print(
-        f"rooms bench: the sample stream ({SAMPLE_DIR.name}, {speech}), model {model.label}, "
+        f"rooms bench: the sample stream ({SAMPLE_DIR.name}, {speech}{biasing}), model {model.label}, "
         f"±{args.tolerance:g} s"
     )
     print(
         f"{'room':8s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'localised':>10s} {'as pieces':>10s}",
         end="",
     )
-    print(f" {'analyze s':>10s}  conditions")
+    print(f" {'CER':>6s} {'analyze s':>10s}  conditions")
     scores: dict[str, SpeechScore] = {}
     with tempfile.TemporaryDirectory(prefix="claimwatch-rooms-") as tmp:
         for name in names:
             room = ROOMS[name]
-            score, pieces, elapsed = run_room(room, Path(tmp), model, args.tolerance, gapless=args.run_on)
+            result = run_room(room, Path(tmp), model, args.tolerance, gapless=args.run_on, bias=args.bias)
+            score, pieces = result.score, result.pieces
             scores[name] = score
             print(
                 f"{name:8s} {score.precision:9.3f} {score.recall:7.3f} {score.f1:6.3f} "
                 f"{score.localised:>4d}/{score.violations:<5d} {pieces.localised:>4d}/{pieces.violations:<5d}"
-                f" {elapsed:10.1f}  {room.describe()}",
+                f" {result.cer:6.3f} {result.elapsed_s:10.1f}  {room.describe()}",
                 flush=True,
             )
     localised = sum(s.localised for s in scores.values())

@@ -75,6 +75,10 @@ class TranscriberOptions:
     # When each character was said (faster-whisper's word alignment, a decoder pass per batch):
     # what places a claim in its sentence. Only with segment_per_piece.
     char_times: bool = False
+    # Contextual biasing (docs/speech.md, "Biasing"): text shown to the decoder before each piece,
+    # as faster-whisper's `hotwords`/`initial_prompt` are (after <|startofprev|>). `prompt` goes
+    # before every piece; `Transcriber.set_context` adds a stream's own (what is on stage).
+    prompt: str = ""
     cut: CutOptions = field(default_factory=CutOptions)
     thresholds: Thresholds = field(default_factory=Thresholds)
 
@@ -99,6 +103,7 @@ class _Job:
     end: int
     audio: Floats
     queued_at: float
+    prompt: tuple[int, ...]
     unreadable_before_s: float = 0.0  # from the stream's chunks (damaged audio before the piece)
 
 
@@ -116,11 +121,13 @@ class Transcriber:
         self._tokenizer = Tokenizer(
             whisper.hf_tokenizer, whisper.model.is_multilingual, task="transcribe", language=opt.language
         )
-        self._prompt = whisper.get_prompt(self._tokenizer, [], without_timestamps=not opt.timestamps)
+        self._prompt = tuple(whisper.get_prompt(self._tokenizer, [], without_timestamps=not opt.timestamps))
         self._suppress = get_suppressed_tokens(self._tokenizer, [-1])
         self._streams: dict[str, SpeechPieces] = {}
         self._queue: deque[_Job] = deque()
+        self._contexts: dict[str, tuple[int, ...]] = {}
         self._unreadable: dict[str, float] = {}  # latest chunk's unreadable_before_s, by stream
+        self._default_prompt = self._prompt_for("")
         self.dropped: dict[str, int] = {}  # segments dropped by the filters, by reason
 
     # -- feeding ---------------------------------------------------------------------------------
@@ -151,6 +158,11 @@ class Transcriber:
             start = round(chunk.offset_s * SAMPLE_RATE_HZ)
             self._queue_pieces(chunk.stream_id, [Piece(start, start + len(samples), samples)])
 
+    def set_context(self, stream_id: str, text: str) -> None:
+        """What the decoder is shown before this stream's next pieces (with ``options.prompt``):
+        e.g. the title and brand of the listing on stage. Empty: the options' prompt alone."""
+        self._contexts[stream_id] = self._prompt_for(text)
+
     def feed(self, chunk: AudioChunk) -> list[TranscriptSegment]:
         """One-stream shortcut: add the chunk, then decode everything queued (all of it at its end)."""
         self.add(chunk)
@@ -161,6 +173,7 @@ class Transcriber:
         stream = self._streams.pop(stream_id, None)
         if stream is not None:
             self._queue_pieces(stream_id, stream.finish())
+        self._contexts.pop(stream_id, None)
         self._unreadable.pop(stream_id, None)
 
     def flush(self, stream_id: str) -> list[TranscriptSegment]:
@@ -197,22 +210,32 @@ class Transcriber:
 
     # -- internals -------------------------------------------------------------------------------
 
+    def _prompt_for(self, context: str) -> tuple[int, ...]:
+        """The decoder's prompt: <|startofprev|> and the biasing text, if any, then the task."""
+        text = " ".join(t for t in (self.options.prompt.strip(), context.strip()) if t)
+        if not text:
+            return self._prompt
+        tokens = self._tokenizer.encode(" " + text)[: self.model.whisper.max_length // 2 - 1]
+        return (self._tokenizer.sot_prev, *tokens, *self._prompt)
+
     def _queue_pieces(self, stream_id: str, pieces: list[Piece]) -> None:
         now = time.monotonic()
+        prompt = self._contexts.get(stream_id, self._default_prompt)
         unreadable_s = self._unreadable.get(stream_id, 0.0)
         for piece in pieces:
             audio = piece.audio.astype(np.float32) / 32768.0
             self._queue.append(
-                _Job(stream_id, piece.start, piece.end, audio, now, unreadable_before_s=unreadable_s)
+                _Job(stream_id, piece.start, piece.end, audio, now, prompt, unreadable_before_s=unreadable_s)
             )
 
     def _decode(self, jobs: list[_Job]) -> list[TranscriptSegment]:
-        """Pieces grouped by encoder window size; one batched encode + generate per group."""
-        groups: dict[int, list[int]] = {}
+        """Pieces grouped by encoder window size and prompt length (CTranslate2 wants the task's
+        tokens at one position in a batch); one batched encode + generate per group."""
+        groups: dict[tuple[int, int], list[int]] = {}
         for index, job in enumerate(jobs):
-            groups.setdefault(self._frames(job), []).append(index)
+            groups.setdefault((self._frames(job), len(job.prompt)), []).append(index)
         segments: dict[int, list[TranscriptSegment]] = {}
-        for frames, indices in groups.items():
+        for (frames, _), indices in groups.items():
             for index, (scores, spans, words) in zip(
                 indices, self._generate(frames, [jobs[i] for i in indices]), strict=True
             ):
@@ -235,12 +258,13 @@ class Transcriber:
             [pad_or_trim(whisper.feature_extractor(job.audio)[..., :-1], frames) for job in jobs]
         )
         encoded = whisper.encode(features)
-        room = whisper.max_length - len(self._prompt)
+        longest = len(jobs[0].prompt)  # one length per group
+        room = whisper.max_length - longest
         results = whisper.model.generate(
             encoded,
-            [list(self._prompt) for _ in jobs],
+            [list(job.prompt) for job in jobs],
             beam_size=opt.beam_size,
-            max_length=len(self._prompt) + min(room, int(frames / 100 * opt.tokens_per_s) + 16),
+            max_length=longest + min(room, int(frames / 100 * opt.tokens_per_s) + 16),
             suppress_blank=True,
             suppress_tokens=self._suppress,
             return_scores=True,

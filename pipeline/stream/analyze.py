@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from pipeline.checks.monitor import build_monitor
+from pipeline.checks.stage import StageTimeline
 from pipeline.config import Settings
 from pipeline.errors import RecordError
 from pipeline.jsonl import MAX_LINE_BYTES, read_records
@@ -25,6 +27,7 @@ from pipeline.speech.models import LoadedModel
 from pipeline.speech.pieces import speech_chunks
 
 Progress = Callable[[float], None]  # seconds of audio done
+Context = Callable[[float], str]  # what to show the decoder before a piece starting at this offset
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,14 +53,34 @@ def read_listings(
     return events, errors
 
 
+def stage_context(info: StreamInfo, events: Iterable[ListingEvent]) -> Context:
+    """The title and brand of the listing on stage at an offset of the stream (biasing: measured
+    in docs/speech.md, "Biasing", off by default)."""
+    stage = StageTimeline()
+    for event in sorted((e for e in events if e.stream_id == info.stream_id), key=lambda e: e.ts):
+        stage.record(event)
+
+    def context(offset_s: float) -> str:
+        listing = stage.at(info.started_at + timedelta(seconds=offset_s))
+        return f"{listing.title} {listing.brand}".strip() if listing is not None else ""
+
+    return context
+
+
 def transcribe_pieces(
-    transcriber: Transcriber, chunks: Iterable[AudioChunk], progress: Progress
+    transcriber: Transcriber,
+    chunks: Iterable[AudioChunk],
+    progress: Progress,
+    context: Context | None = None,
 ) -> Iterator[TranscriptSegment]:
-    """Speech pieces decoded in full batches (the worker's decode, without the waiting)."""
+    """Speech pieces decoded in full batches (the worker's decode, without the waiting); with
+    ``context``, each piece is decoded after the text it gives for the piece's start."""
     for chunk in chunks:
         if chunk.final:
             progress(chunk.offset_s)
             break
+        if context is not None:
+            transcriber.set_context(chunk.stream_id, context(chunk.offset_s))
         transcriber.add_piece(chunk)
         if transcriber.due(max_wait_s=float("inf")):
             yield from transcriber.step()
@@ -74,8 +97,10 @@ def analyze(
     info: StreamInfo,
     model: LoadedModel | None = None,
     progress: Progress = lambda _s: None,
+    bias_stage: bool = False,
 ) -> Analysis:
-    """Violations of one recorded stream, in time order."""
+    """Violations of one recorded stream, in time order. ``bias_stage``: decode each piece after the
+    title and brand of the listing on stage (an experiment, docs/speech.md "Biasing")."""
     model = model or models.load(settings)
     transcriber = Transcriber(model, worker_options(model.device))
     monitor = build_monitor(settings.lexicon_dir)
@@ -90,6 +115,7 @@ def analyze(
     events, errors = read_listings(listings, settings.listing_max_line_bytes)
     damage = DecodeReport()
     chunks = speech_chunks(decode_pcm(audio, report=damage), info.stream_id, report=damage)
-    segments = list(transcribe_pieces(transcriber, chunks, progress))
+    context = stage_context(info, events) if bias_stage else None
+    segments = list(transcribe_pieces(transcriber, chunks, progress, context))
     violations = monitor.replay(info, events, segments)
     return Analysis(violations, segments, [*read.errors, *errors], damage)

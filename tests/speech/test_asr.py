@@ -252,3 +252,30 @@ def test_cli_reports_a_bad_source_in_one_line(
     result = CliRunner().invoke(main, ["transcribe", str(bad)])
     assert result.exit_code == 2
     assert f"error: {bad}" in result.output
+
+
+def test_a_streams_context_reaches_its_pieces_alone(model: models.LoadedModel) -> None:
+    """Biasing (docs/speech.md): a stream's context is shown to the decoder before its own pieces,
+    never another stream's, even in one batch with prompts of different lengths."""
+    pcm = pcm_of(SAMPLE / "stream.ogg")[: 32_000 * 23]  # utterances 0-4, the face cream on stage
+
+    def run(contexts: dict[str, str]) -> dict[str, list[TranscriptSegment]]:
+        per_piece = dataclasses.replace(options(6.0), batch_size=8, segment_per_piece=True)
+        transcriber = Transcriber(model, per_piece)
+        for stream_id, context in contexts.items():
+            transcriber.set_context(stream_id, context)
+        for stream_id in contexts:
+            for chunk in chunked(pcm, stream_id, [1.0]):
+                transcriber.add(chunk)
+            transcriber.finish(stream_id)
+        out: dict[str, list[TranscriptSegment]] = {k: [] for k in contexts}
+        for segment in transcriber.drain():
+            out[segment.stream_id].append(segment)
+        return out
+
+    alone = run({"plain": ""})["plain"]
+    both = run({"plain": "", "biased": "玻尿酸保湿面霜 50g 水润坊"})
+    assert [(s.text, s.offset_s) for s in both["plain"]] == [(s.text, s.offset_s) for s in alone]
+    assert [s.offset_s for s in both["biased"]] == [s.offset_s for s in alone]  # same pieces
+    assert text_of(both["biased"]) != text_of(alone)  # the prompt reached the decoder
+    assert run({"plain": "  "})["plain"] == alone  # a blank context is no context

@@ -11,7 +11,7 @@ from pipeline.config import load_settings
 from pipeline.records import StreamInfo
 from pipeline.sample import load_sample
 from pipeline.speech import models
-from pipeline.stream.analyze import Analysis, analyze
+from pipeline.stream.analyze import Analysis, analyze, read_listings, stage_context
 from tests.audio_sources import damaged_in_the_middle
 
 pytestmark = pytest.mark.slow
@@ -83,3 +83,19 @@ def test_violations_after_unreadable_audio_keep_their_times_and_are_marked(
         assert v.evidence.unreadable_before_s == pytest.approx(7.0, abs=0.02)
     assert all(v.evidence.unreadable_before_s == 0.0 for v in heard if v.offset_s < 53.0)
     assert not intact.audio.damaged
+
+
+def test_stage_context_is_the_listing_on_stage_at_each_offset() -> None:
+    events, errors = read_listings(SAMPLE.listings)
+    assert not errors
+    context = stage_context(INFO, events)
+    on_stage = [(e.ts - INFO.started_at).total_seconds() for e in events if e.event == "explain"]
+    assert len(on_stage) >= 2
+    titles = {f"{e.title} {e.brand}" for e in events}
+    assert on_stage[0] > 1.0
+    assert context(on_stage[0] - 0.5) == ""  # nothing on stage yet
+    seen = [context(at + 0.1) for at in on_stage]
+    assert all(text in titles for text in seen)
+    assert len(set(seen)) == len(seen)  # each presentation changes the context
+    other = StreamInfo("another-stream", INFO.anchor_id, INFO.mcn_id, INFO.started_at)
+    assert stage_context(other, events)(on_stage[-1] + 1.0) == ""  # another stream's stage is not its own
