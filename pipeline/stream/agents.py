@@ -28,7 +28,7 @@ from faust.streams import Stream
 from faust.types import EventT, StreamT, TopicT
 
 from pipeline.checks.monitor import UnknownStream
-from pipeline.errors import AudioError, RecordError
+from pipeline.errors import AudioError, RecordError, WarehouseError, WarehouseUnavailable
 from pipeline.records import (
     AudioChunk,
     DeadLetter,
@@ -59,25 +59,13 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
     """Attach the agents to ``app``."""
 
     async def dead_letter(event: EventT[Any], reason: str) -> None:
-        letter = DeadLetter(
-            topic=event.message.topic,
-            reason=reason,
-            payload=event.value if isinstance(event.value, bytes) else b"",
-            ts=datetime.now(UTC),
-            key=event.key,
-        )
-        log.warning("dead letter from %s: %s", letter.topic, reason)
-        await t.deadletter.send(key=event.key, value=encode(letter))
+        await send_dead_letter(t, event, reason)
 
     async def refused_row(letter: DeadLetter) -> None:
         await t.deadletter.send(key=letter.key, value=encode(letter))
 
     rt.dead_letter = refused_row  # rows the warehouse refuses for good (the sink found them)
     app.on_before_shutdown.connect(lambda *_, **__: rt.sink.stop())  # no waiting out an outage then
-
-    async def send_all(topic: TopicT, records: list[Any]) -> None:
-        for record in records:
-            await topic.send(key=record.stream_id.encode(), value=encode(record))
 
     @app.agent(t.audio, concurrency=1)
     async def transcribe(stream: StreamT[Any]) -> None:
@@ -89,9 +77,11 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
             chunks: list[AudioChunk] = []
             for event in events:
                 try:
-                    chunks.append(rt.check_chunk(decode(AudioChunk, event.value)))
+                    chunks.append(await rt.check_chunk(decode(AudioChunk, event.value)))
                 except (RecordError, AudioError, UnknownStream) as exc:
                     await dead_letter(event, str(exc))
+                except WarehouseError as exc:  # not an outage (those are waited out)
+                    await dead_letter(event, f"its stream could not be restored: {exc}")
             if chunks:
                 with rt.working_on(chunks):  # their streams' end may be handled meanwhile
                     segments = await asyncio.to_thread(rt.transcribe, chunks)
@@ -105,21 +95,18 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
 
     @app.agent(t.monitored)
     async def monitor(stream: StreamT[Any]) -> None:
-        # Stream facts and listing events: checked, stored, then acked (when this body returns).
-        async for event in stream.events():
-            topic = event.message.topic
+        # Stream facts and listing events: checked, stored, then acked. Acked by hand: faust acks
+        # an event when its iteration ends, even on an exception or a cancel, and an event still
+        # waiting for the warehouse when the worker stops must be delivered again, not committed.
+        async for event in cast(Stream[Any], stream).noack().events():
             try:
-                kind = RECORD_TYPES.get(topic)
-                if kind is None:
-                    raise RecordError(f"records of topic {topic!r} are not checked here")
-                record: Any = decode(kind, event.value)
-                violations = rt.handle(topic, record)
-            except RecordError as exc:
-                await dead_letter(event, str(exc))
-                continue
-            await rt.save([record, *violations])
-            await send_all(t.violations, violations)
-            rt.settle([record.stream_id])
+                await check_monitored(t, rt, event)
+            except WarehouseUnavailable as exc:  # the sink stopped waiting: the worker stops
+                log.warning(
+                    "%s offset %d not stored (%s): left unacked", event.message.tp, event.message.offset, exc
+                )
+                return
+            await stream.ack(event)
 
     @app.agent(t.violations)
     async def alert(stream: StreamT[Any]) -> None:
@@ -133,3 +120,40 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                 rt.alerts.submit(decode(Violation, value))
             except RecordError:
                 continue
+
+
+async def send_dead_letter(t: Topics, event: EventT[Any], reason: str) -> None:
+    letter = DeadLetter(
+        topic=event.message.topic,
+        reason=reason,
+        payload=event.value if isinstance(event.value, bytes) else b"",
+        ts=datetime.now(UTC),
+        key=event.key,
+    )
+    log.warning("dead letter from %s: %s", letter.topic, reason)
+    await t.deadletter.send(key=event.key, value=encode(letter))
+
+
+async def send_all(topic: TopicT, records: list[Any]) -> None:
+    for record in records:
+        await topic.send(key=record.stream_id.encode(), value=encode(record))
+
+
+async def check_monitored(t: Topics, rt: Runtime, event: EventT[Any]) -> None:
+    """A stream fact or listing event: checked (its stream restored first), stored, published."""
+    topic = event.message.topic
+    try:
+        kind = RECORD_TYPES.get(topic)
+        if kind is None:
+            raise RecordError(f"records of topic {topic!r} are not checked here")
+        record: Any = decode(kind, event.value)
+        violations = await rt.handle(topic, record)  # waits while the warehouse is down
+    except RecordError as exc:
+        await send_dead_letter(t, event, str(exc))
+        return
+    except WarehouseError as exc:  # not an outage (those are waited out): a query refused
+        await send_dead_letter(t, event, f"its stream could not be restored: {exc}")
+        return
+    await rt.save([record, *violations])
+    await send_all(t.violations, violations)
+    rt.settle([record.stream_id])

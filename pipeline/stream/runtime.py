@@ -3,8 +3,9 @@
 A :class:`Runtime` holds the monitor (:mod:`pipeline.checks.monitor`), the transcriber, the sink
 and the alert sender, and offers the agents one method per step (``handle`` stream facts and
 listings, ``check_chunk``/``transcribe``/``on_segments`` for speech, ``save``, ``settle``), plus
-``on_ledger``/``on_ledger_removed`` for the ledger table. It knows nothing of faust: the stage table
-it keeps streams in is any mutable mapping of bytes (a faust Table in the worker).
+``on_ledger``/``on_ledger_removed``/``reload_ledger`` for the ledger feed
+(:mod:`pipeline.stream.ledger_feed`). It knows nothing of faust: the stage table it keeps streams in
+is any mutable mapping of bytes (a faust Table in the worker).
 
 Restarts are correct whatever the broker: when the worker has no state of a stream, the table is
 asked first, then the warehouse (:mod:`pipeline.warehouse.streams`), which holds every stream
@@ -13,6 +14,10 @@ released (:meth:`Runtime.settle`) once its records are stored and none of its pi
 decoded (:meth:`Runtime.working_on`: the end of a stream is announced on the stream-facts topic,
 and may be handled while its last pieces are still in the transcriber); a late piece of it brings
 it back from the warehouse, and it is released again.
+
+The warehouse is asked only from coroutines that wait out an outage (:meth:`Runtime.ensure`,
+:meth:`Runtime.from_warehouse`): the query in a thread, the pauses as asyncio sleeps, so an event
+whose stream the warehouse must place waits, unchecked and unacked, while the other agents go on.
 """
 
 from __future__ import annotations
@@ -24,10 +29,11 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pipeline.checks.monitor import Monitor, UnknownStream, build_monitor
 from pipeline.config import Settings
+from pipeline.errors import WarehouseUnavailable
 from pipeline.records import (
     AudioChunk,
     DeadLetter,
@@ -49,6 +55,10 @@ from pipeline.warehouse.sink import BatchingSink
 from pipeline.warehouse.streams import stored_stream
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+WAREHOUSE_WAIT_FIRST_S = 1.0  # between tries of a query the warehouse could not answer (doubling)
+WAREHOUSE_WAIT_MAX_S = 15.0
 
 
 @dataclass
@@ -75,9 +85,10 @@ class Runtime:
 
     # -- stream facts and listing events (the monitor agent) ----------------------------------------
 
-    def handle(self, topic: str, record: StreamInfo | ListingEvent) -> list[Violation]:
-        """A stream fact or a listing event → its violations."""
-        self.restore(record.stream_id)
+    async def handle(self, topic: str, record: StreamInfo | ListingEvent) -> list[Violation]:
+        """A stream fact or a listing event → its violations (its stream restored first, waiting
+        out a warehouse outage)."""
+        await self.ensure(record.stream_id)
         if isinstance(record, StreamInfo):
             self.monitor.on_stream(record)
             found: list[Violation] = []
@@ -92,10 +103,10 @@ class Runtime:
 
     # -- speech pieces (the transcribe agent) ---------------------------------------------------------
 
-    def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
+    async def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
         """A piece the transcriber can take, of a stream this worker can place; an error otherwise."""
         check_piece(chunk, self.settings.audio_chunk_max_s)
-        if not self.restore(chunk.stream_id):
+        if not await self.ensure(chunk.stream_id):
             if chunk.stream is None:
                 raise UnknownStream(chunk.stream_id)
             self.monitor.on_stream(chunk.stream)
@@ -167,6 +178,7 @@ class Runtime:
             self.undropped.clear()
 
     def stream_info(self, stream_id: str) -> StreamInfo | None:
+        """A stream this worker holds (or its table does); the warehouse is not asked here."""
         self.restore(stream_id)
         return self.monitor.stream(stream_id)
 
@@ -178,17 +190,26 @@ class Runtime:
     def on_ledger_removed(self, mcn_id: str, product_id: str) -> None:
         self.monitor.on_ledger_removed(mcn_id, product_id)
 
+    async def reload_ledger(self) -> None:
+        """The current ledger from the warehouse (waiting out an outage), over what is held."""
+        entries = await self.from_warehouse("loading the ledger", lambda: current_ledger(self.store))
+        self.monitor.load_ledger(entries)
+        log.info("ledger loaded from the warehouse: %d rows", len(entries))
+
     # -- restore ---------------------------------------------------------------------------------------
 
-    def restore(self, stream_id: str) -> bool:
-        """Bring back a stream's state after a restart: the table first, else the warehouse."""
-        if self.monitor.knows(stream_id):
+    async def ensure(self, stream_id: str) -> bool:
+        """Bring back a stream's state after a restart or rebalance: this process's, else the
+        table's, else the warehouse's. An outage is waited out, however long (an event of a stream
+        that cannot be placed must be neither checked blind nor acked), and without holding up
+        the event loop: the query runs in a thread and the waits are asyncio sleeps."""
+        if self.restore(stream_id):
             return True
-        saved = self.stage_table.get(stream_id.encode()) if self.stage_table is not None else None
-        if saved is not None:
-            self.monitor.restore(json.loads(saved))
+        stored = await self.from_warehouse(
+            f"restoring stream {stream_id}", lambda: stored_stream(self.store, stream_id)
+        )
+        if self.monitor.knows(stream_id):  # another agent restored it meanwhile
             return True
-        stored = stored_stream(self.store, stream_id)
         if stored is None:
             return False
         self.monitor.restore_events(stored.info, stored.stage_events)
@@ -196,6 +217,29 @@ class Runtime:
             "stream %s restored from the warehouse (%d stage events)", stream_id, len(stored.stage_events)
         )
         return True
+
+    def restore(self, stream_id: str) -> bool:
+        """A stream's state from this process or the table (no warehouse: see :meth:`ensure`)."""
+        if self.monitor.knows(stream_id):
+            return True
+        saved = self.stage_table.get(stream_id.encode()) if self.stage_table is not None else None
+        if saved is None:
+            return False
+        self.monitor.restore(json.loads(saved))
+        return True
+
+    async def from_warehouse(self, what: str, query: Callable[[], T]) -> T:
+        """``query`` run in a thread, again and again while the warehouse is unavailable (the
+        store's own retries spent); cancelling it (the worker stopping) ends the wait."""
+        delay = WAREHOUSE_WAIT_FIRST_S
+        while True:
+            try:
+                return await asyncio.to_thread(query)
+            except WarehouseUnavailable as exc:
+                self.counts["warehouse.waits"] += 1
+                log.warning("%s: the warehouse is unavailable (%s); again in %.0f s", what, exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, WAREHOUSE_WAIT_MAX_S)
 
     def remember(self, stream_id: str) -> None:
         """Keep a stream's state in the changelog-backed table."""

@@ -146,7 +146,7 @@ def run_stage(runtime: Runtime, sample: Sample, at: Callable[[float], None]) -> 
 
     async def stream() -> None:
         for info in infos:
-            runtime.handle(topics.STREAMS, info)
+            await runtime.handle(topics.STREAMS, info)
         await runtime.save(infos)
         minute, pending = -1, []
         for offset, _, item in timeline:
@@ -155,7 +155,7 @@ def run_stage(runtime: Runtime, sample: Sample, at: Callable[[float], None]) -> 
                 minute, pending = int(offset // 60), []
                 at(offset)
             if isinstance(item, ListingEvent):
-                found = runtime.handle(topics.LISTINGS, item)
+                found = await runtime.handle(topics.LISTINGS, item)
             else:
                 found = runtime.on_segments([item])
                 counts["segments"] += 1
@@ -164,7 +164,7 @@ def run_stage(runtime: Runtime, sample: Sample, at: Callable[[float], None]) -> 
         await runtime.save(pending)
         ended = [replace(info, ended_at=info.started_at + timedelta(seconds=HOUR_S)) for info in infos]
         for info in ended:
-            runtime.handle(topics.STREAMS, info)
+            await runtime.handle(topics.STREAMS, info)
         await runtime.save(ended)
         runtime.settle(info.stream_id for info in ended)
 
