@@ -256,9 +256,12 @@ def _seconds(pts: int | None, time_base: Fraction | None) -> float | None:
 def _check_whole(
     path: Path, container: av.container.InputContainer, packets: _Packets, report: DecodeReport, name: str
 ) -> None:
-    """Whether a file was read to its end: its last packet whole, as long as it declares, an Ogg
-    ending with its end-of-stream page."""
-    declared = None if container.duration is None else float(container.duration) / av.time_base
+    """Whether a file was read to its end: its last packet whole, as long as it declares (its sound
+    does, where it says: a video may run longer), an Ogg ending with its end-of-stream page."""
+    stream = container.streams.audio[0]
+    declared = _seconds(stream.duration, stream.time_base)
+    if declared is None and container.duration is not None:
+        declared = float(container.duration) / av.time_base
     reason = shortfall(report, declared)
     if not reason and packets.last_broken:
         reason = "its last packet is incomplete"

@@ -25,6 +25,7 @@ from tests.audio_sources import (
     convert,
     cut_short,
     damaged_in_the_middle,
+    ffmpeg,
     free_port,
     generated,
     hls,
@@ -174,6 +175,27 @@ def test_a_file_shorter_than_it_declares_is_reported_as_cut_short(
     assert report.declared_s == pytest.approx(108.2, abs=0.2)
     assert report.read_s == pytest.approx(43, abs=1.5)
     assert not _decoded(whole)[1].damaged
+
+
+def test_a_video_longer_than_its_sound_is_not_cut_short(tmp_path: Path) -> None:
+    """The container's duration is the video's 6 s; the sound's own 3.7 s is what counts."""
+    video = tmp_path / "talk.mp4"
+    ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "color=c=black:s=64x64:d=6",
+        "-i",
+        str(SPEECH),
+        "-c:v",
+        "mpeg4",
+        "-c:a",
+        "aac",
+        str(video),
+    )
+    pcm, report = _decoded(video)
+    assert len(pcm) / 16_000 == pytest.approx(3.7, abs=0.1)
+    assert not report.damaged, report
 
 
 @pytest.mark.parametrize(
