@@ -15,7 +15,8 @@ Every speech claim violation is scored to the utterance it overlaps most (pipeli
 precision, recall and F1 of (utterance, category), and the share of violations whose span lies
 within that utterance give or take the tolerance: as placed now (in the sentence holding the claim)
 and, for comparison, as they were placed before word timing (the whole speech piece); and the
-character error rate of the whole transcript against the script. The clean row is the baseline;
+character error rate of the whole transcript against the script, and the median and longest speech
+piece (seconds) the cutting gave. The clean row is the baseline;
 the last line gives the degraded rooms' mean F1 over the clean F1.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
 from bisect import bisect_right
@@ -32,7 +34,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from pipeline.config import load_settings
-from pipeline.records import StreamInfo, Violation
+from pipeline.records import StreamInfo, TranscriptSegment, Violation
 from pipeline.sample import SAMPLE_DIR, load_sample
 from pipeline.speech import models
 from pipeline.speech.evaluation import cer
@@ -90,6 +92,7 @@ class RoomResult:
     pieces: SpeechScore
     cer: float
     elapsed_s: float
+    pieces_s: tuple[float, float]  # median and longest speech piece (a segment per piece)
 
 
 def run_room(
@@ -136,7 +139,13 @@ def run_room(
         score_speech(utterances, as_pieces(result.violations), tolerance_s),
         cer("".join(s.text for s in result.segments), script),
         elapsed,
+        _piece_lengths(result.segments),
     )
+
+
+def _piece_lengths(segments: list[TranscriptSegment]) -> tuple[float, float]:
+    lengths = [s.end_offset_s - s.offset_s for s in segments] or [0.0]
+    return statistics.median(lengths), max(lengths)
 
 
 def main() -> None:
@@ -169,7 +178,7 @@ def main() -> None:
         f"{'room':8s} {'precision':>9s} {'recall':>7s} {'F1':>6s} {'localised':>10s} {'as pieces':>10s}",
         end="",
     )
-    print(f" {'CER':>6s} {'analyze s':>10s}  conditions")
+    print(f" {'CER':>6s} {'pieces s':>10s} {'analyze s':>10s}  conditions")
     scores: dict[str, SpeechScore] = {}
     with tempfile.TemporaryDirectory(prefix="claimwatch-rooms-") as tmp:
         for name in names:
@@ -180,7 +189,8 @@ def main() -> None:
             print(
                 f"{name:8s} {score.precision:9.3f} {score.recall:7.3f} {score.f1:6.3f} "
                 f"{score.localised:>4d}/{score.violations:<5d} {pieces.localised:>4d}/{pieces.violations:<5d}"
-                f" {result.cer:6.3f} {result.elapsed_s:10.1f}  {room.describe()}",
+                f" {result.cer:6.3f} {result.pieces_s[0]:4.1f}/{result.pieces_s[1]:<5.1f}"
+                f" {result.elapsed_s:10.1f}  {room.describe()}",
                 flush=True,
             )
     localised = sum(s.localised for s in scores.values())
