@@ -56,11 +56,18 @@ def wait_for_port(
 
 
 class EmbeddedBroker:
-    """A tansu broker on a free loopback port: ``with EmbeddedBroker() as b: b.bootstrap``."""
+    """A tansu broker on a free loopback port: ``with EmbeddedBroker() as b: b.bootstrap``.
 
-    def __init__(self, port: int | None = None, *, log_path: Path | None = None) -> None:
+    ``storage``: tansu's storage engine, memory by default (topics die with the process); a
+    ``postgres://`` URL keeps them across restarts (bench/chaos.py restarts a broker that way).
+    """
+
+    def __init__(
+        self, port: int | None = None, *, log_path: Path | None = None, storage: str = "memory://tansu/"
+    ) -> None:
         self.port = port or free_port()
         self.log_path = log_path
+        self.storage = storage
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,7 +85,7 @@ class EmbeddedBroker:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            self.storage,
         ]
         if self.log_path is None:
             self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
@@ -102,6 +109,13 @@ class EmbeddedBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL: the broker dies without a goodbye (what is stored durably stays)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
 
     def __enter__(self) -> EmbeddedBroker:
         return self.start()
