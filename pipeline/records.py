@@ -33,6 +33,7 @@ Severity = Literal["low", "medium", "high"]
 ViolationKind = Literal["claim", "qualification", "ledger"]
 Source = Literal["speech", "listing"]
 Decision = Literal["confirm", "dismiss"]
+CardStatus = Literal["draft", "approved"]
 
 # The times a record may carry: ClickHouse's DateTime is seconds since the epoch in a UInt32, on
 # 18.16 as on chdb. Outside this range clickhouse-server refuses the whole insert ("argument out of
@@ -210,6 +211,37 @@ class LedgerEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class SellingPoint:
+    """One selling point of a card, and where it stands in the file it came from (row or line)."""
+
+    line: int
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Card:
+    """A product's selling-point card (卖点卡): what the anchor may say about it (docs/cards.md).
+
+    ``version`` is given by the warehouse on import (1, 2 … per product; 0 before); ``label`` is the
+    version as written on the card, if any. A card is a ``draft`` until an MCN officer approves it
+    (``approved_by``, ``approved_at``; ``override_reason`` when it had high findings).
+    """
+
+    mcn_id: str
+    product_id: str
+    points: tuple[SellingPoint, ...]
+    version: int = 0
+    label: str = ""
+    status: CardStatus = "draft"
+    source: str = ""
+    imported_at: datetime | None = None
+    approved_by: str = ""
+    approved_at: datetime | None = None
+    override_reason: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class Claim:
     """A claim found in a text; ``start``/``end`` are character offsets into that text."""
 
@@ -283,6 +315,8 @@ class Violation:
     lexicon_version: str = ""
     rewrite: str | None = None
     evidence: Evidence = field(default_factory=Evidence)
+    # said of a product whose approved selling-point card does not make this claim (docs/cards.md)
+    off_card: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

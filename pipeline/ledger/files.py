@@ -353,7 +353,7 @@ def _texts(value: Any) -> list[str]:
     return []
 
 
-def _text_problem(text: str) -> str | None:
+def text_problem(text: str) -> str | None:
     """Why a cell's text cannot be imported (not UTF-8, too long), or None."""
     bad = _NOT_UTF8.search(text)
     if bad:
@@ -420,7 +420,7 @@ class _Cells:
         """Whether a cell of the row cannot be read as text at all (each such cell an error)."""
         for name, value in [*self.values.items(), *self.unknown.items()]:
             for text in _texts(value):
-                problem = _text_problem(text)
+                problem = text_problem(text)
                 if problem:
                     self.error(name, problem)
                     break
