@@ -34,6 +34,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipeline.commands.stream:analyze_command",
         "Analyse a recorded stream in-process (no servers).",
     ),
+    "card": (
+        "pipeline.commands.card:card",
+        "Selling-point cards (卖点卡): import, review against the rules, approve.",
+    ),
     "db": (
         "pipeline.commands.db:db",
         "Create or inspect the warehouse (embedded chdb or clickhouse-server).",

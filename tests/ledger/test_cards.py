@@ -27,7 +27,7 @@ def test_xlsx_with_chinese_headers_makes_one_card_per_product() -> None:
     assert by_product["P-1001"].label == "2026-10"
     assert by_product["P-1001"].points[0].line == 2  # the sheet's row (the header is row 1)
     assert by_product["P-1001"].extra["商品名称"] == "玻尿酸保湿面霜 50g"
-    assert [p.text for p in by_product["P-1005"].points] == ["补充维生素C", "增强免疫力，换季不感冒"]
+    assert [p.text for p in by_product["P-1005"].points] == ["补充维生素C", "增强免疫力，换季更安心"]
 
 
 def test_csv_card_rows() -> None:
