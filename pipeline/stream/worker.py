@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import faust
 
 from pipeline.config import Settings
+from pipeline.errors import WarehouseUnavailable
 from pipeline.stream.app import build
 from pipeline.stream.publish import ensure_topics
-from pipeline.stream.runtime import create_runtime
-from pipeline.warehouse import open_store
+from pipeline.stream.runtime import Runtime, create_runtime
+from pipeline.warehouse import Store, open_store
+
+log = logging.getLogger(__name__)
+_MAX_WAIT_S = 15.0
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
@@ -19,9 +24,31 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     for noisy in ("faust", "mode", "aiokafka", "kafka"):  # their warnings and errors, not chatter
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
     ensure_topics(bootstrap, settings.topic_partitions)
-    store = open_store(settings)
+    store, runtime = started(settings)
     try:
-        app = build(settings, bootstrap, create_runtime(settings, store))
+        app = build(settings, bootstrap, runtime)
         faust.Worker(app, loglevel=level).execute_from_commandline()
     finally:
         store.close()
+
+
+def started(settings: Settings) -> tuple[Store, Runtime]:
+    """The warehouse opened and the runtime built, waiting out an outage however long it lasts (a
+    worker restarted while ClickHouse is down would otherwise exit; SIGTERM still ends the wait)."""
+    delay = 1.0
+    while True:
+        try:
+            store = open_store(settings)
+        except WarehouseUnavailable as exc:
+            log.warning("waiting for the warehouse to start: %s; retry in %.0f s", exc, delay)
+        else:
+            try:
+                return store, create_runtime(settings, store)
+            except WarehouseUnavailable as exc:
+                store.close()
+                log.warning("waiting for the warehouse to load the ledger: %s; retry in %.0f s", exc, delay)
+            except BaseException:
+                store.close()
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, _MAX_WAIT_S)

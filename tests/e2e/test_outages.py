@@ -3,6 +3,7 @@
 - ClickHouse stopped while a listing of a stream no worker has seen arrives: restoring that stream
   needs the warehouse; the event waits (without holding up the other agents) and is checked once
   the warehouse is back;
+- a worker started while ClickHouse is down: it waits for the warehouse, then works;
 - a worker joining after several ledger imports: table recovery on a broker whose end offsets count
   record batches (tansu) must not take any worker down, and every worker checks against the
   latest ledger.
@@ -195,6 +196,39 @@ def test_a_worker_stopped_while_a_restore_waits_leaves_the_event_to_the_next(
                     + second.output()[-3000:],
                 )  # fmt: skip
                 wait_for(lambda: violations(store, stream_id) == expected, timeout_s=30)
+    finally:
+        server.stop()
+
+
+def test_a_worker_started_while_clickhouse_is_down_waits_for_it(own_broker: str, tmp_path: Path) -> None:
+    """A worker (re)started during an outage (a supervisor restarting it, bench/chaos.py) waits for
+    the warehouse and then works; it does not exit on the store's spent retries."""
+    server = ClickHouseServer(tmp_path / "ch").start()
+    settings = load_settings(
+        warehouse="server", clickhouse_port=server.port, clickhouse_database="start_outage",
+        data_dir=tmp_path, topic_partitions=4,
+    )  # fmt: skip
+    stream_id = "fresh-003"
+    path, events = listings_of(stream_id, tmp_path)
+    try:
+        with open_store(settings) as store:
+            env = env_of(settings, own_broker)  # the store gives up after 2 retries of 0.2 s, 0.4 s
+            claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+            expected = expected_checks(store, events)
+            server.stop()
+            with workers(env, tmp_path) as (worker,):
+                wait_for(
+                    lambda: "waiting for the warehouse" in worker.output(), timeout_s=60, why=worker.output
+                )
+                time.sleep(5)  # several of the store's rounds of retries spent
+                assert worker.alive(), worker.output()[-3000:]
+                server.start()
+                wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
+                claimwatch(env, "ingest", "listings", str(path))
+                wait_for(
+                    lambda: violations(store, stream_id) == expected, timeout_s=120,
+                    why=lambda: f"{violations(store, stream_id)} vs {expected}\n{worker.output()[-3000:]}",
+                )  # fmt: skip
     finally:
         server.stop()
 
