@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     )
     asr_threads: int = Field(0, ge=0, description="CPU threads for inference (0: all cores).")
 
+    # Live sources (ingest of a URL)
+    live_stall_timeout_s: float = Field(
+        10.0, gt=0, description="How long a live source may send nothing before it is reconnected."
+    )
+    live_give_up_s: float = Field(
+        300.0, gt=0, description="How long a dropped live source may stay gone before its stream is ended."
+    )
+
     # Alerts
     alerts_file: Path | None = Field(None, description="YAML file mapping each MCN to its webhooks.")
 

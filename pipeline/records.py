@@ -53,6 +53,7 @@ class StreamInfo:
     source: str = ""
     audio_path: str = ""  # where the stream's audio is archived (for evidence clips)
     ended_at: datetime | None = None  # set on the announcement that closes the stream
+    end_reason: str = ""  # why it closed, when not as its audio ended (a live source gone, an error)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -17,8 +17,9 @@ from pipeline.errors import ConfigError, RecordError
 from pipeline.jsonl import write_objects
 from pipeline.records import StreamInfo, parse_datetime, to_dict
 from pipeline.speech.audio import duration_s, is_url
+from pipeline.speech.live import Reconnect
 from pipeline.stream.analyze import analyze
-from pipeline.stream.ingest import ingest_audio, ingest_listings
+from pipeline.stream.ingest import AudioIngest, ingest_audio, ingest_listings
 from pipeline.stream.publish import Publisher, read_dead_letters
 from pipeline.warehouse import Store
 
@@ -87,7 +88,10 @@ def ingest_audio_command(
     pieces and publish them.
 
     Damaged audio is published as far as it can be read, times kept on the container's clock;
-    what could not be read (or a file cut short) is reported and the exit status is 1.
+    what could not be read (or a file cut short) is reported and the exit status is 1. A live URL
+    that drops is reconnected (CLAIMWATCH_LIVE_STALL_TIMEOUT_S, CLAIMWATCH_LIVE_GIVE_UP_S); the
+    outages are reported and the stream ends once its source is gone for good. A stream id
+    ingested before keeps its start and archive: its audio goes on in a new archive part.
     """
     settings = settings_of(ctx)
     info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at))
@@ -97,13 +101,34 @@ def ingest_audio_command(
         tqdm(total=round(total or 0, 1) or None, unit="s", desc=stream_id, disable=None) as bar,
     ):
         done = ingest_audio(
-            publisher, info, source, audio_dir=settings.audio_dir, realtime=realtime, progress=_advance(bar)
-        )
+            publisher, info, source, audio_dir=settings.audio_dir, realtime=realtime,
+            reconnect=Reconnect(settings.live_stall_timeout_s, settings.live_give_up_s),
+            progress=_advance(bar),
+        )  # fmt: skip
     click.echo(
         f"{stream_id}: {done.audio_s:.1f} s of audio, {done.pieces} speech pieces "
         f"({done.speech_s:.1f} s) published; archived at {done.info.audio_path}"
     )
+    _report_live(done)
     report_damage(ctx, done.report)
+
+
+def _report_live(done: AudioIngest) -> None:
+    """A stream ingested again, a live source's outages and why its stream ended, on stderr."""
+    plan, report = done.plan, done.report
+    if plan is not None and plan.replay:
+        click.echo(f"replayed: this recording is already archived from {plan.part.start_s:.1f} s", err=True)
+    elif plan is not None and plan.part.start_s > 0:
+        click.echo(
+            f"continued: the stream's archive gained part {plan.path.name} from {plan.part.start_s:.1f} s "
+            f"(started_at kept: {plan.started_at.isoformat()})", err=True,
+        )  # fmt: skip
+    if report.outages:
+        click.echo(
+            f"source lost (silence in the archive, later times kept): {report.outage_summary()}", err=True
+        )
+    if report.ended:
+        click.echo(f"stream ended: {report.ended}", err=True)
 
 
 def _advance(bar: tqdm) -> Callable[[float], None]:

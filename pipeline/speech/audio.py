@@ -174,6 +174,8 @@ def _decoded(source: str | Path, opts: DecodeOptions, report: DecodeReport) -> I
         if not container.streams.audio:
             raise AudioError(f"{name}: has no audio stream")
         stream = container.streams.audio[0]
+        if is_url(source):  # a recording served over HTTP declares its length, a live source does not
+            report.declared_s = _declared(container)
         out = _Output(opts.sample_rate_hz, report)
         clock = StreamClock(opts.max_gap_s, name)
         packets = _Packets(opts.max_gap_s)
@@ -258,11 +260,7 @@ def _check_whole(
 ) -> None:
     """Whether a file was read to its end: its last packet whole, as long as it declares (its sound
     does, where it says: a video may run longer), an Ogg ending with its end-of-stream page."""
-    stream = container.streams.audio[0]
-    declared = _seconds(stream.duration, stream.time_base)
-    if declared is None and container.duration is not None:
-        declared = float(container.duration) / av.time_base
-    reason = shortfall(report, declared)
+    reason = shortfall(report, _declared(container))
     if not reason and packets.last_broken:
         reason = "its last packet is incomplete"
     if not reason and container.format.name == "ogg":
@@ -270,6 +268,15 @@ def _check_whole(
     if reason:
         report.truncated = reason
         log.warning("%s: cut short (%s); %.1f s could be read", name, reason, report.read_s)
+
+
+def _declared(container: av.container.InputContainer) -> float | None:
+    """The duration the sound declares, else the container (a video may run longer), or None."""
+    stream = container.streams.audio[0]
+    declared = _seconds(stream.duration, stream.time_base)
+    if declared is None and container.duration is not None:
+        declared = float(container.duration) / av.time_base
+    return declared or None
 
 
 def _closed(exc: Exception) -> bool:

@@ -1,7 +1,9 @@
 """Audio clips cut from a stream's archived audio (``streams.audio_path``), as WAV.
 
 The clip is decoded with PyAV from the archive (any format FFmpeg reads), resampled to 16-bit
-mono and written as a plain WAV file, which every browser and media player opens.
+mono and written as a plain WAV file, which every browser and media player opens. A stream
+ingested more than once has its archive in parts (:mod:`pipeline.speech.archive`): the clip is
+cut from the part that holds it.
 """
 
 from __future__ import annotations
@@ -13,16 +15,20 @@ from pathlib import Path
 import av
 
 from pipeline.errors import AudioError
+from pipeline.speech.archive import part_at
 
 CLIP_RATE_HZ = 16_000
 
 
 def cut_clip(path: str | Path, start_s: float, end_s: float, *, rate_hz: int = CLIP_RATE_HZ) -> bytes:
-    """The audio between ``start_s`` and ``end_s`` (seconds from the file's start) as WAV bytes."""
+    """The audio between ``start_s`` and ``end_s`` (seconds from the stream's start; ``path`` is
+    its archive, or any audio file) as WAV bytes."""
     start_s = max(0.0, start_s)
     if end_s <= start_s:
         raise AudioError(f"{path}: empty clip {start_s:.2f}-{end_s:.2f} s")
-    pcm = _decode(Path(path), start_s, end_s, rate_hz)
+    part, part_start_s = part_at(Path(path), (start_s + end_s) / 2)
+    start_s, end_s = max(0.0, start_s - part_start_s), end_s - part_start_s
+    pcm = _decode(part, start_s, end_s, rate_hz)
     out = io.BytesIO()
     with wave.open(out, "wb") as wav:
         wav.setnchannels(1)

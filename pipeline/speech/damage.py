@@ -17,6 +17,10 @@ without an end-of-stream page.
 
 Timestamps that jump back, or forward by more than ``max_gap_s`` (a live source restarting its
 clock, not lost audio), are not filled: the clock carries on from the audio decoded so far.
+
+A live source that drops and comes back (:mod:`pipeline.speech.live`) loses the audio broadcast
+meanwhile: that is an *outage*, kept apart from damage (``DecodeReport.outages``) but counted like
+it in ``unreadable_before``, since the evidence after it has the same hole before it.
 """
 
 from __future__ import annotations
@@ -54,6 +58,9 @@ class DecodeReport:
     truncated: str = ""  # why the file looks cut short; empty when it does not
     declared_s: float | None = None  # the duration the container declares, when it does
     read_s: float = 0.0  # seconds decoded, silence put in gaps included
+    outages: list[Gap] = field(default_factory=list)  # a live source gone, then back (silence there)
+    earlier_s: float = 0.0  # seconds unreadable in the stream's earlier ingests (archive parts)
+    ended: str = ""  # why a live source's audio stopped (gone for good, or unreadable); empty if it ended
 
     @property
     def damaged(self) -> bool:
@@ -64,8 +71,15 @@ class DecodeReport:
         return sum(g.duration_s for g in self.gaps)
 
     def unreadable_before(self, offset_s: float) -> float:
-        """Seconds of unreadable audio earlier in the stream than ``offset_s``."""
-        return round(sum(g.duration_s for g in self.gaps if g.start_s < offset_s), 3)
+        """Seconds of unreadable audio earlier in the stream than ``offset_s``, outages included."""
+        lost = sum(g.duration_s for g in [*self.gaps, *self.outages] if g.start_s < offset_s)
+        return round(self.earlier_s + lost, 3)
+
+    def outage_summary(self) -> str:
+        """One line on a live source's outages ("6.2 s at 10.0 s"); empty if there were none."""
+        shown = ", ".join(f"{g.duration_s:.1f} s at {g.start_s:.1f} s" for g in self.outages[:10])
+        more = f" and {len(self.outages) - 10} more" if len(self.outages) > 10 else ""
+        return shown + more
 
     def summary(self) -> str:
         """One line for an operator ("7.0 s of audio unreadable at 53.0 s; ..."); empty if sound."""

@@ -99,15 +99,17 @@ def speech_chunks(
     options: CutOptions = LIVE_CUT,
     *,
     start_s: float = 0.0,
+    first_seq: int = 0,
     report: DecodeReport | None = None,
 ) -> Iterator[AudioChunk]:
     """A stream's audio blocks as speech pieces, one :class:`AudioChunk` each; then a final,
     empty chunk that marks the end of the stream. With the ``report`` the blocks are decoded
     into, each piece carries the seconds of unreadable audio before it (a piece is cut after its
-    audio was decoded, so every gap before it is known by then)."""
+    audio was decoded, so every gap before it is known by then). Offsets count from ``start_s``
+    and seqs from ``first_seq`` (a stream's later archive part carries on its earlier ones)."""
     cutter = SpeechPieces(options, round(start_s * SAMPLE_RATE_HZ))
     report = report or DecodeReport()
-    seq = 0
+    seq = first_seq
     for block in blocks:
         for piece in cutter.push(block):
             yield as_chunk(stream_id, seq, piece, report)
