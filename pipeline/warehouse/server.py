@@ -49,12 +49,13 @@ class ServerStore(Store):
         super().__init__(database, retries=retries, backoff_s=backoff_s)
         self.host, self.port = host, port
         self._lock = threading.Lock()  # one connection: one query at a time, whichever thread
+        self._answer_timeout_s = max(30.0, connect_timeout_s)
         options: dict[str, Any] = {
             "port": port,
             "user": user,
             "password": password,
             "connect_timeout": connect_timeout_s,
-            "send_receive_timeout": max(30.0, connect_timeout_s),
+            "send_receive_timeout": self._answer_timeout_s,
             "settings": {"use_numpy": False},
         }
         bootstrap = Client(host, database="default", **options)
@@ -106,6 +107,18 @@ class ServerStore(Store):
         if isinstance(exc, ch_errors.NetworkError | ch_errors.SocketTimeoutError | socket.timeout | OSError):
             return True
         return isinstance(exc, ch_errors.Error) and getattr(exc, "code", None) in _TRANSIENT_CODES
+
+    def _explain(self, exc: Exception) -> str:
+        code = getattr(exc, "code", None) if isinstance(exc, ch_errors.Error) else None
+        timed_out = isinstance(exc, ch_errors.SocketTimeoutError | socket.timeout) or (
+            code == ch_errors.ErrorCodes.SOCKET_TIMEOUT
+        )
+        if timed_out:  # the driver's own text is just "Code: 209. (host:port)"
+            return (
+                f"no answer from {self.host}:{self.port} within {self._answer_timeout_s:.0f} s: the server "
+                "takes connections but does not reply (hung, paused or overloaded)"
+            )
+        return super()._explain(exc)
 
     def close(self) -> None:
         self._client.disconnect()

@@ -114,6 +114,10 @@ class Store(ABC):
     def _is_transient(self, exc: Exception) -> bool:
         """Whether an error may go away by waiting (connection refused, timeout)."""
 
+    def _explain(self, exc: Exception) -> str:
+        """What went wrong, in one line for the log and the error."""
+        return _first_line(exc)
+
     @abstractmethod
     def close(self) -> None: ...
 
@@ -181,14 +185,15 @@ class Store(ABC):
             except WarehouseError:
                 raise
             except Exception as exc:
+                why = self._explain(exc)
                 if not self._is_transient(exc):
-                    raise WarehouseError(f"{self.kind} store at {self.location}: {_first_line(exc)}") from exc
+                    raise WarehouseError(f"{self.kind} store at {self.location}: {why}") from exc
                 if attempt == self.retries:
                     raise WarehouseUnavailable(
                         f"{self.kind} store at {self.location} unreachable after {attempt + 1} attempts: "
-                        f"{_first_line(exc)}"
+                        f"{why}"
                     ) from exc
-                log.warning("%s store unreachable (%s); retry in %.1f s", self.kind, _first_line(exc), delay)
+                log.warning("%s store unreachable (%s); retry in %.1f s", self.kind, why, delay)
                 time.sleep(delay)
                 delay *= 2
         raise AssertionError("unreachable")
