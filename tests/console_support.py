@@ -23,7 +23,13 @@ PASSWORD = "correct horse battery"
 def running_console(settings: Settings, store: Store) -> Iterator[str]:
     """Serve the console for ``store`` on a free loopback port; yields its base URL."""
     port = free_port()
-    config = uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(
+        create_app(settings, store),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        proxy_headers=False,  # as `claimwatch serve`: the console itself decides whom to believe
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

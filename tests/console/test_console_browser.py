@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.console.users import add_user
+from pipeline.console.users import add_user, authenticate, get_user
 from pipeline.reporting.evidence import verify_bundle
 from pipeline.reporting.signing import key_path, load_or_create_key
 from pipeline.warehouse import Store
@@ -209,3 +209,73 @@ def export_and_verify(driver: webdriver.Chrome, url: str, downloads: Path, setti
     assert "evidence.export" in driver.page_source
     assert "review.dismiss" in driver.page_source
     shot(driver, "09-audit")
+
+
+@pytest.mark.parametrize("store_settings", ["embedded"], indirect=True)
+def test_accounts_page_in_a_browser(store: Store, store_settings: object, browser: webdriver.Chrome) -> None:
+    """The certifier adds an officer (an unknown MCN and a weak password refused first), resets the
+    password; the officer logs in with it, may not administer, changes it; the certifier changes
+    the officer's role and disables the account, all in the running console."""
+    scenario.seed(store)
+    add_user(store, "cert", PASSWORD, "certifier")
+    with running_console(store_settings, store) as url:  # type: ignore[arg-type]
+        log_in(browser, url)
+        temporary = add_and_reset(browser, url)
+        change_own_password(browser, url, temporary)
+        log_in(browser, url)
+        change_role_and_disable(browser, url)
+    assert authenticate(store, "li", "another long passphrase") is None  # disabled
+    assert get_user(store, "li").role == "auditor"  # type: ignore[union-attr]
+
+
+def fill_new_account(driver: webdriver.Chrome, mcn: str, password: str) -> None:
+    driver.find_element(By.ID, "new-username").send_keys("li")
+    Select(driver.find_element(By.ID, "new-role")).select_by_value("mcn_officer")
+    driver.find_element(By.ID, "new-mcn").send_keys(mcn)
+    driver.find_element(By.ID, "new-password").send_keys(password)
+    driver.find_element(By.ID, "add-submit").click()
+
+
+def add_and_reset(driver: webdriver.Chrome, url: str) -> str:
+    """Add the officer li and reset the password; returns the temporary one shown."""
+    driver.get(f"{url}/accounts")
+    fill_new_account(driver, "mcn-nowhere", PASSWORD)
+    assert "mcn-nowhere" in driver.find_element(By.ID, "accounts-error").text  # unknown MCN
+    fill_new_account(driver, "mcn-starlight", "1234567890")
+    assert "12" in driver.find_element(By.ID, "accounts-error").text  # too short
+    fill_new_account(driver, "mcn-starlight", PASSWORD)
+    wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-user="li"]'), driver)
+    driver.find_element(By.CSS_SELECTOR, 'tr[data-user="li"] button.reset').click()
+    temporary = driver.find_element(By.ID, "temporary-password").text
+    assert len(temporary) >= 12
+    shot(driver, "10-accounts")
+    driver.find_element(By.ID, "logout").click()
+    return temporary
+
+
+def change_own_password(driver: webdriver.Chrome, url: str, temporary: str) -> None:
+    wait_for(lambda d: d.find_elements(By.ID, "login-form"), driver)
+    driver.find_element(By.ID, "username").send_keys("li")
+    driver.find_element(By.ID, "password").send_keys(temporary)
+    driver.find_element(By.ID, "login-submit").click()
+    wait_for(lambda d: d.find_elements(By.ID, "scores-mcn"), driver)
+    assert not driver.find_elements(By.ID, "nav-accounts")
+    driver.get(f"{url}/accounts")
+    assert "无权执行此操作" in driver.page_source  # officers do not administer accounts
+    driver.get(f"{url}/account")
+    driver.find_element(By.ID, "current-password").send_keys(temporary)
+    driver.find_element(By.ID, "new-password").send_keys("another long passphrase")
+    driver.find_element(By.ID, "change-submit").click()
+    wait_for(lambda d: d.find_elements(By.ID, "password-changed"), driver)
+    driver.find_element(By.ID, "logout").click()
+
+
+def change_role_and_disable(driver: webdriver.Chrome, url: str) -> None:
+    driver.get(f"{url}/accounts")
+    row = 'tr[data-user="li"]'
+    Select(driver.find_element(By.CSS_SELECTOR, f"{row} select.role")).select_by_value("auditor")
+    driver.find_element(By.CSS_SELECTOR, f"{row} button.set-role").click()
+    wait_for(lambda d: "auditor" in d.find_element(By.CSS_SELECTOR, f"{row} td.role").text, driver)
+    driver.find_element(By.CSS_SELECTOR, f"{row} button.disable").click()
+    wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}.disabled"), driver)
+    shot(driver, "11-accounts-disabled")

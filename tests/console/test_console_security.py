@@ -1,9 +1,13 @@
 """Console security over real HTTP, on both stores: anonymous access, MCN isolation, injection,
-CSRF, roles, rate-limited logins, sessions, and the audit trail."""
+CSRF, roles, rate-limited logins (per account and address, behind a trusted proxy), sessions (idle
+timeout, a cap per user), names an officer must not learn, and the audit trail of refusals."""
 
 from __future__ import annotations
 
+import io
 import json
+import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from urllib.parse import quote
@@ -51,17 +55,27 @@ class Console:
         return self.clients[-1]
 
 
-@pytest.fixture
-def console(store: Store, store_settings: Settings) -> Iterator[Console]:
+def serve(store: Store, settings: Settings) -> Iterator[Console]:
     scenario.seed(store)
     add_user(store, "cert", PASSWORD, "certifier")
     add_user(store, "officer", PASSWORD, "mcn_officer", mcn_id="mcn-starlight")
     add_user(store, "auditor", PASSWORD, "auditor")
-    with running_console(store_settings, store) as url:
-        running = Console(url, store, store_settings)
+    with running_console(settings, store) as url:
+        running = Console(url, store, settings)
         yield running
         for client in running.clients:
             client.close()
+
+
+@pytest.fixture
+def console(store: Store, store_settings: Settings) -> Iterator[Console]:
+    yield from serve(store, store_settings)
+
+
+@pytest.fixture
+def proxied(store: Store, store_settings: Settings) -> Iterator[Console]:
+    """The console behind a TLS proxy on loopback whose X-Forwarded-For it believes."""
+    yield from serve(store, store_settings.model_copy(update={"console_trusted_proxies": "127.0.0.1"}))
 
 
 def get_urls() -> list[str]:
@@ -254,3 +268,130 @@ def test_pages_send_security_headers_and_no_third_party_assets(console: Console)
     assert "http://" not in page.text.replace(console.url, "")
     assert "https://" not in page.text
     assert "/static/vendor/echarts.min.js" in page.text
+
+
+def attempt(console: Console, username: str, password: str, address: str = "") -> int:
+    """One login from a fresh client (``address``: the X-Forwarded-For a proxy would add)."""
+    headers = {"X-Forwarded-For": address} if address else {}
+    with httpx.Client(base_url=console.url, headers=headers) as client:
+        form = {"username": username, "password": password, "csrf_token": login_token(client)}
+        return client.post("/login", data=form).status_code
+
+
+def test_wrong_passwords_from_one_address_do_not_lock_the_account_for_another(proxied: Console) -> None:
+    limit = proxied.settings.console_login_attempts
+    for _ in range(limit):
+        assert attempt(proxied, "cert", "guess-guess", "203.0.113.7") == 401
+    assert attempt(proxied, "cert", PASSWORD, "203.0.113.7") == 429  # that address, that account
+    assert attempt(proxied, "cert", PASSWORD, "198.51.100.2") == 303  # the certifier elsewhere
+    assert attempt(proxied, "officer", PASSWORD, "203.0.113.7") == 303  # another account there
+
+
+def test_random_names_from_one_address_lock_out_only_that_address(proxied: Console) -> None:
+    for i in range(proxied.settings.console_login_attempts * 4):
+        assert attempt(proxied, f"random-{i}", "guess-guess", "203.0.113.9, 10.0.0.1") in (401, 429)
+    assert attempt(proxied, "cert", PASSWORD, "203.0.113.9, 10.0.0.1") == 429
+    assert attempt(proxied, "cert", PASSWORD, "198.51.100.3") == 303  # everyone else behind the proxy
+
+
+def test_forwarded_for_is_not_believed_from_an_untrusted_peer(console: Console) -> None:
+    for i in range(console.settings.console_login_attempts):
+        assert attempt(console, "officer", "guess-guess", f"192.0.2.{i}") == 401
+    assert attempt(console, "officer", PASSWORD, "192.0.2.200") == 429  # same peer, same budget
+
+
+def test_throttled_logins_are_audited_for_the_certifier(proxied: Console) -> None:
+    for _ in range(proxied.settings.console_login_attempts + 3):
+        attempt(proxied, "auditor", "guess-guess", "203.0.113.50")
+    rows = proxied.store.query(
+        "SELECT actor, target, mcn_id, details FROM audit_log WHERE action = 'login.throttled'"
+    )
+    assert rows
+    assert rows[0]["target"] == "auditor"
+    assert rows[0]["mcn_id"] == ""
+    assert json.loads(rows[0]["details"])["client"] == "203.0.113.50"
+    assert "login.throttled" in proxied.login("cert").get("/audit").text
+    assert "login.throttled" not in proxied.login("officer").get("/audit").text
+
+
+def test_an_officer_cannot_learn_the_certifiers_user_name(console: Console) -> None:
+    add_user(console.store, "chief-wang", PASSWORD, "certifier", display_name="chief-wang")
+    chief, officer = console.login("chief-wang"), console.login("officer")
+    target = STARLIGHT_IDS[0]
+    form = {"decision": "confirm", "reason": "claim as heard", "csrf_token": csrf_of(chief)}
+    assert chief.post(f"/violations/{target}/review", data=form).status_code == 303
+    pages = [officer.get(u).text for u in ("/audit", f"/violations/{target}", f"/api/violations/{target}")]
+    pages.append(officer.get("/api/violations").text)
+    export = officer.post("/evidence/export", data={"violation_id": target, "csrf_token": csrf_of(officer)})
+    assert export.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(export.content)) as bundle:
+        pages += [bundle.read(name).decode("utf-8", "replace") for name in bundle.namelist()]
+    for text in pages:
+        assert "chief-wang" not in text
+    assert "chief-wang" in chief.get("/audit").text  # the certifier still sees who did what
+    assert "chief-wang" in chief.get(f"/violations/{target}").text
+
+
+def test_refusals_and_uploads_reach_the_audit_log(console: Console) -> None:
+    officer = console.login("officer")
+    token = csrf_of(officer)
+    review = {"decision": "dismiss", "reason": "x", "csrf_token": token}
+    assert officer.post(f"/violations/{STARLIGHT_IDS[0]}/review", data=review).status_code == 403
+    assert officer.get(f"/violations/{RIVAL_IDS[0]}").status_code == 404
+    assert officer.get(f"/api/violations/{RIVAL_IDS[0]}").status_code == 404
+    refused = officer.post("/evidence/export", data={"violation_id": RIVAL_IDS[0], "csrf_token": token})
+    assert refused.status_code == 404
+    officer.post("/evidence/verify", data={"csrf_token": token}, files={"bundle": ("x.zip", b"not a zip")})
+    rows = console.store.query("SELECT actor, action, target, mcn_id, details FROM audit_log")
+    denied = {(r["action"], r["target"]) for r in rows if r["actor"] == "officer"}
+    assert ("access.forbidden", f"/violations/{STARLIGHT_IDS[0]}/review") in denied
+    assert ("access.not_found", f"/violations/{RIVAL_IDS[0]}") in denied
+    assert ("access.not_found", f"/api/violations/{RIVAL_IDS[0]}") in denied
+    assert ("access.not_found", "/evidence/export") in denied
+    assert ("evidence.verify", "x.zip") in denied
+    probe = next(r for r in rows if r["target"] == f"/violations/{RIVAL_IDS[0]}")
+    assert probe["mcn_id"] == ""  # seen by the certifier only: it names another MCN's id
+    assert json.loads(probe["details"])["status"] == 404
+    cert = console.login("cert")
+    page = cert.get("/audit").text
+    assert "access.not_found" in page
+    assert "evidence.verify" in page
+    refusals = cert.get("/audit?action=access.").text
+    assert "access.forbidden" in refusals
+    assert "<td>login</td>" not in refusals
+    assert "access.not_found" not in officer.get("/audit").text
+
+
+def test_audited_refusals_are_rate_limited(console: Console) -> None:
+    officer = console.login("officer")
+    for i in range(150):
+        assert officer.get(f"/violations/probe-{i}").status_code == 404
+    rows = console.store.query(
+        "SELECT details FROM audit_log WHERE actor = 'officer' AND action = 'access.not_found'"
+    )
+    assert 1 <= len(rows) <= 60
+
+
+def test_sessions_end_when_idle(store: Store, store_settings: Settings) -> None:
+    settings = store_settings.model_copy(update={"console_session_idle_s": 3.0})
+    for running in serve(store, settings):
+        busy, idle = running.login("cert"), running.login("auditor")
+        for _ in range(5):
+            assert busy.get("/audit").status_code == 200
+            time.sleep(1.0)
+        assert idle.get("/").status_code == 303  # 5 s without a request
+        assert busy.get("/").status_code == 200
+
+
+def test_concurrent_sessions_per_user_are_capped(store: Store, store_settings: Settings) -> None:
+    settings = store_settings.model_copy(update={"console_max_sessions": 2})
+    for running in serve(store, settings):
+        first = running.login("cert")
+        time.sleep(1.1)  # sessions are ordered by their start, to the second
+        second, third = running.login("cert"), running.login("cert")
+        assert first.get("/").status_code == 303  # the oldest gave way
+        assert second.get("/").status_code == 200
+        assert third.get("/").status_code == 200
+        assert running.login("auditor").get("/").status_code == 200
+        actions = {r["action"] for r in running.store.query("SELECT action FROM audit_log")}
+        assert "session.evicted" in actions
