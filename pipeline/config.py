@@ -8,12 +8,13 @@ and the defaults below. The defaults need no servers: an embedded warehouse (chd
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -99,8 +100,25 @@ class Settings(BaseSettings):
     console_host: str = Field("127.0.0.1", description="Address `claimwatch serve` listens on.")
     console_port: int = Field(8008, ge=0, le=65535, description="Port `claimwatch serve` listens on.")
     console_session_hours: float = Field(12.0, gt=0, description="How long a console login lasts.")
-    console_login_attempts: int = Field(5, ge=1, description="Failed logins allowed per window.")
+    console_session_idle_s: float = Field(
+        1800.0, gt=0, description="A console session unused this long ends (idle timeout)."
+    )
+    console_max_sessions: int = Field(
+        5, ge=1, description="Sessions one user may hold at once; a new login ends the oldest."
+    )
+    console_login_attempts: int = Field(
+        5, ge=1, description="Failed logins allowed per (account, client address) per window."
+    )
     console_login_window_s: float = Field(300.0, gt=0, description="Window of the login rate limit.")
+    console_trusted_proxies: str = Field(
+        "", description="Proxies (addresses or networks, comma separated) whose X-Forwarded-For is believed."
+    )
+    console_password_min_length: int = Field(
+        12, ge=8, le=64, description="Shortest console password accepted (in characters)."
+    )
+    console_audit_refusals_per_min: int = Field(
+        20, ge=1, description="Audited refusals (403, 404, 429) per actor and kind per minute at most."
+    )
     console_cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only.")
     console_sse_interval_s: float = Field(2.0, gt=0, description="How often live pages poll for news.")
     evidence_key_file: Path | None = Field(
@@ -120,6 +138,13 @@ class Settings(BaseSettings):
     console_max_upload_bytes: int = Field(
         512 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
     )
+
+    @field_validator("console_trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        for part in value.replace(",", " ").split():
+            ipaddress.ip_network(part, strict=False)  # ValueError: the setting is named in the error
+        return value
 
     @cached_property
     def model_cache_dir(self) -> Path:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
@@ -13,9 +15,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.console import api, auth, exports, live, pages
+from pipeline.console import accounts, api, auth, exports, live, pages
 from pipeline.console.context import HERE, ConsoleState, page
-from pipeline.console.ratelimit import LoginLimiter
 from pipeline.reporting.scope import ScopeError
 from pipeline.reporting.scoring_rules import load_rules
 from pipeline.warehouse import Store
@@ -31,7 +32,9 @@ SECURITY_HEADERS = {
 }
 _MACHINE_PATHS = ("/api/", "/live/events")
 UPLOAD_PATHS = ("/evidence/verify",)  # bodies up to console_max_upload_bytes (a whole bundle)
-ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router)
+ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router, accounts.router)
+_REFUSALS = {403: "access.forbidden", 404: "access.not_found"}
+_FILENAME = re.compile(rb'filename="([^"\r\n]{0,200})"')
 
 
 class SecurityHeaders:
@@ -49,6 +52,59 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+@dataclass(slots=True)
+class _Seen:
+    """What AuditRefusals saw of one request."""
+
+    status: int = 0
+    bytes: int = 0
+    name: str = ""
+
+
+class AuditRefusals:
+    """Writes to the audit log what a logged-in user was refused (403, 404) and every bundle
+    uploaded for verification (who, its name, size and the answer), at the console's audit rate
+    (pure ASGI: it counts the body as it passes and writes the entry as the answer starts)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["path"] in UPLOAD_PATHS and scope["method"] == "POST"
+        seen = _Seen()
+
+        async def counted() -> Message:
+            message = await receive()
+            body: bytes = message.get("body", b"")
+            if upload and not seen.name and (found := _FILENAME.search(body[:8192])):
+                seen.name = found.group(1).decode("utf-8", "replace")
+            seen.bytes += len(body)
+            return message
+
+        async def watched(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                seen.status = message["status"]
+                _audit_request(scope, seen, upload)  # written before the client has its answer
+            await send(message)
+
+        await self.app(scope, counted, watched)
+
+
+def _audit_request(scope: Scope, seen: _Seen, upload: bool) -> None:
+    user = scope.get("state", {}).get("user")
+    if user is None or not (upload or seen.status in _REFUSALS):
+        return
+    console: ConsoleState = scope["app"].state.console
+    if upload:
+        action, target = "evidence.verify", seen.name or scope["path"]
+    else:
+        action, target = _REFUSALS[seen.status], scope["path"]
+    console.audit(user.username, action, target, method=scope["method"], status=seen.status, bytes=seen.bytes)
 
 
 class BodyTooLarge(Exception):
@@ -113,16 +169,12 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     app = FastAPI(
         title="ClaimWatch console", version=__version__, docs_url=None, redoc_url=None, openapi_url=None
     )
-    app.state.console = ConsoleState(
-        settings=settings,
-        store=store,
-        rules=load_rules(settings.scoring_file),
-        limiter=LoginLimiter(settings.console_login_attempts, settings.console_login_window_s),
-    )
+    app.state.console = ConsoleState.create(settings, store, load_rules(settings.scoring_file))
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     for router in ROUTERS:
         app.include_router(router)
     _handle_errors(app)
+    app.add_middleware(AuditRefusals)
     app.add_middleware(
         BodyLimit, max_body=settings.console_max_body_bytes, max_upload=settings.console_max_upload_bytes
     )

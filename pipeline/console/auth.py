@@ -1,31 +1,37 @@
 """Logins, sessions and CSRF protection.
 
 A session is a random token in an HttpOnly, SameSite=Strict cookie; the warehouse keeps only its
-SHA-256 with the user, a per-session CSRF token and the expiry. Every state-changing request
-(POST) must carry that CSRF token (form field ``csrf_token`` or header ``X-CSRF-Token``); the login
-form itself is protected by a double-submit cookie. Failed logins are rate-limited per user name
-and per client address.
+SHA-256 with the user, a per-session CSRF token, the expiry and when it was last used
+(:mod:`pipeline.console.sessions`). A session unused for ``console_session_idle_s`` ends, and a
+user holds at most ``console_max_sessions`` at once (a new login ends the oldest). Every
+state-changing request (POST) must carry that CSRF token (form field ``csrf_token`` or header
+``X-CSRF-Token``); the login form itself is protected by a double-submit cookie. Failed logins
+are rate-limited per (user name, client address) and per client address
+(:mod:`pipeline.console.ratelimit`); refusals are audited at a bounded rate.
 """
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
-from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipeline.console.context import page, state
+from pipeline.console.ratelimit import client_address
+from pipeline.console.sessions import create_session, end_session, end_token, find_session, live_sessions
 from pipeline.console.users import User, authenticate, get_user
 from pipeline.reporting.audit import record
 from pipeline.warehouse import Store
 
+__all__ = ["create_session", "revoke_session", "session_user"]
+
 SESSION_COOKIE = "cw_session"
 LOGIN_COOKIE = "cw_login_csrf"
 CSRF_HEADER = "x-csrf-token"
+DEFAULT_IDLE_S = 1800.0
 
 router = APIRouter()
 
@@ -38,57 +44,35 @@ class CsrfFailed(Exception):
     """A state-changing request without the session's CSRF token."""
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_session(store: Store, username: str, hours: float) -> tuple[str, str]:
-    """A new session for ``username``: (cookie token, CSRF token)."""
-    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
-    now = datetime.now(UTC)
-    row = {
-        "token_hash": _hash(token),
-        "username": username,
-        "csrf_token": csrf,
-        "created_at": now,
-        "expires_at": now + timedelta(hours=hours),
-        "revoked": 0,
-        "updated_at": now,
-    }
-    store.insert("sessions", [row])
-    return token, csrf
-
-
-def session_user(store: Store, token: str) -> tuple[User, str] | None:
+def session_user(store: Store, token: str, idle_s: float = DEFAULT_IDLE_S) -> tuple[User, str] | None:
     """The enabled user of a live session, with its CSRF token."""
-    rows = store.query(
-        "SELECT username, csrf_token, expires_at, max(revoked) AS revoked FROM sessions FINAL "
-        "WHERE token_hash = %(h)s GROUP BY username, csrf_token, expires_at",
-        {"h": _hash(token)},
-    )
-    if not rows or rows[0]["revoked"] or rows[0]["expires_at"] <= datetime.now(UTC):
+    session = find_session(store, token, idle_s)
+    if session is None:
         return None
-    user = get_user(store, rows[0]["username"])
-    return None if user is None or user.disabled else (user, rows[0]["csrf_token"])
+    user = get_user(store, session.username)
+    return None if user is None or user.disabled else (user, session.csrf_token)
 
 
 def revoke_session(store: Store, token: str) -> None:
-    rows = store.query(
-        "SELECT username, csrf_token, created_at, expires_at FROM sessions FINAL WHERE token_hash = %(h)s",
-        {"h": _hash(token)},
-    )
-    if rows:
-        row = {**rows[0], "token_hash": _hash(token), "revoked": 1, "updated_at": datetime.now(UTC)}
-        store.insert("sessions", [row])
+    end_token(store, token)
+
+
+def client_of(request: Request) -> str:
+    """The client's address: the peer's, or the one a trusted proxy forwarded."""
+    console = state(request)
+    peer = request.client.host if request.client else "?"
+    return client_address(peer, request.headers.getlist("x-forwarded-for"), console.trusted_proxies)
 
 
 async def current_user(request: Request) -> User:
     """The logged-in user (dependency of every page but the login)."""
+    console = state(request)
     token = request.cookies.get(SESSION_COOKIE)
-    found = session_user(state(request).store, token) if token else None
+    found = session_user(console.store, token, console.settings.console_session_idle_s) if token else None
     if found is None:
         raise NotLoggedIn()
     request.state.csrf = found[1]
+    request.state.user = found[0]  # for the audit of refusals (app.AuditRefusals)
     return found[0]
 
 
@@ -135,17 +119,19 @@ async def login(
     cookie = request.cookies.get(LOGIN_COOKIE, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), csrf_token.encode()):
         raise CsrfFailed()
-    keys = (f"user:{username.lower()}", f"ip:{request.client.host if request.client else '?'}")
-    if console.limiter.blocked(*keys):
+    address, name = client_of(request), username[:64]
+    if console.limiter.blocked(username, address):
+        console.audit(name, "login.throttled", name, client=address)
         return _login_error(request, "rate_limited", 429, next)
     user = authenticate(console.store, username, password)
     if user is None:
-        console.limiter.fail(*keys)
-        record(console.store, username[:64], "login.failed", username[:64], client=keys[1])
+        console.limiter.fail(username, address)
+        console.audit(name, "login.failed", name, client=address)
         return _login_error(request, "login_failed", 401, next)
-    console.limiter.succeed(keys[0])
+    console.limiter.succeed(username, address)
+    _make_room(request, user)
     token, _ = create_session(console.store, user.username, console.settings.console_session_hours)
-    record(console.store, user.username, "login", user.username, user.mcn_id)
+    record(console.store, user.username, "login", user.username, user.mcn_id, client=address)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
@@ -156,6 +142,15 @@ async def login(
         max_age=int(console.settings.console_session_hours * 3600),
     )
     return response
+
+
+def _make_room(request: Request, user: User) -> None:
+    """End the user's oldest sessions so that a new one stays within ``console_max_sessions``."""
+    console = state(request)
+    live = live_sessions(console.store, user.username, console.settings.console_session_idle_s)
+    for session in live[: max(0, len(live) - console.settings.console_max_sessions + 1)]:
+        end_session(console.store, session)
+        record(console.store, user.username, "session.evicted", user.username, user.mcn_id)
 
 
 def _login_error(request: Request, message: str, status: int, next: str) -> Response:

@@ -14,8 +14,9 @@ from fastapi.templating import Jinja2Templates
 
 from pipeline.config import Settings
 from pipeline.console.i18n import LANG_COOKIE, language_of, translator
-from pipeline.console.ratelimit import LoginLimiter
+from pipeline.console.ratelimit import LoginLimiter, Network, parse_networks
 from pipeline.console.users import User
+from pipeline.reporting.audit import AuditLimiter, record_limited
 from pipeline.reporting.categories import label, severity_label
 from pipeline.reporting.scope import Period
 from pipeline.reporting.scoring import explain
@@ -32,7 +33,24 @@ class ConsoleState:
     store: Store
     rules: ScoringRules
     limiter: LoginLimiter
+    audit_limiter: AuditLimiter
+    trusted_proxies: tuple[Network, ...] = ()
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def create(cls, settings: Settings, store: Store, rules: ScoringRules) -> ConsoleState:
+        return cls(
+            settings=settings,
+            store=store,
+            rules=rules,
+            limiter=LoginLimiter(settings.console_login_attempts, settings.console_login_window_s),
+            audit_limiter=AuditLimiter(settings.console_audit_refusals_per_min),
+            trusted_proxies=parse_networks(settings.console_trusted_proxies),
+        )
+
+    def audit(self, actor: str, action: str, target: str, **details: Any) -> None:
+        """Record a refusal at a bounded rate, seen only by readers of every MCN."""
+        record_limited(self.store, self.audit_limiter, actor, action, target, **details)
 
 
 def state(request: Request) -> ConsoleState:

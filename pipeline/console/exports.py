@@ -93,5 +93,5 @@ async def verify(request: Request, user: CheckedUser, bundle: UploadFile) -> Res
 
 @router.get("/audit", response_class=HTMLResponse)
 async def audit(request: Request, user: CurrentUser) -> Response:
-    entries = recent(state(request).store, user.scope)
+    entries = recent(state(request).store, user.scope, action=request.query_params.get("action", "")[:64])
     return page(request, "audit.html", user, entries=entries)

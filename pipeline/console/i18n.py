@@ -76,6 +76,40 @@ TEXT: dict[str, dict[Language, str]] = {
     "read_only": {"zh": "只读角色不能复核", "en": "Your role cannot review"},
     "role": {"zh": "角色", "en": "Role"},
     "lang_switch": {"zh": "English", "en": "中文"},
+    "accounts": {"zh": "账号管理", "en": "Accounts"},
+    "all_entries": {"zh": "全部", "en": "All"},
+    "refusals": {"zh": "被拒绝的访问", "en": "Refused requests"},
+    "logins": {"zh": "登录", "en": "Logins"},
+    "account": {"zh": "我的账号", "en": "My account"},
+    "add_user": {"zh": "新建账号", "en": "Add an account"},
+    "display_name": {"zh": "显示名", "en": "Display name"},
+    "state": {"zh": "状态", "en": "State"},
+    "active": {"zh": "启用", "en": "active"},
+    "disabled": {"zh": "已停用", "en": "disabled"},
+    "disable": {"zh": "停用", "en": "Disable"},
+    "enable": {"zh": "启用", "en": "Enable"},
+    "set_role": {"zh": "改角色", "en": "Set role"},
+    "reset_password": {"zh": "重置密码", "en": "Reset password"},
+    "temporary_password": {"zh": "新的临时密码，账号", "en": "New temporary password for"},
+    "temporary_note": {
+        "zh": "只显示这一次：请当面或经可靠渠道交给本人，并请其登录后在“我的账号”中修改。",
+        "en": "Shown this once: hand it over in person or by a trusted channel; "
+        "ask them to change it under My account.",
+    },
+    "refused": {"zh": "未执行", "en": "Refused"},
+    "change_password": {"zh": "修改密码", "en": "Change password"},
+    "current_password": {"zh": "当前密码", "en": "Current password"},
+    "new_password": {"zh": "新密码", "en": "New password"},
+    "password_changed": {
+        "zh": "密码已修改，其他会话已退出",
+        "en": "Password changed; your other sessions ended",
+    },
+    "password_rules": {
+        "zh": "密码至少 {n} 个字符（汉字、空格均可）；不能全是空格，不能是常见或已泄露的密码，"
+        "不能是重复或连续的字符，不能包含用户名。",
+        "en": "At least {n} characters (any, spaces and Chinese too); not only spaces, not a common or "
+        "breached password, not one piece repeated or a run, not containing the user name.",
+    },
 }
 
 

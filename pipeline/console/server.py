@@ -8,6 +8,7 @@ import click
 import uvicorn
 
 from pipeline.config import Settings
+from pipeline.console.admin import AdminSocket, ConsoleUnreachable
 from pipeline.console.app import create_app
 from pipeline.warehouse import Store, open_store
 
@@ -25,9 +26,12 @@ def serve(
     Pass ``store`` to reuse an open store (the embedded warehouse can be open in one process only,
     so `claimwatch demo` hands over the one it filled); otherwise the settings' store is opened
     and closed here. ``on_ready`` is called with the console's URL once it accepts connections.
+    With an embedded store, account administration is served on a socket in the data directory
+    meanwhile (:mod:`pipeline.console.admin`), so `claimwatch users` works while this runs.
     """
     owned = store is None
     opened = open_store(settings) if store is None else store
+    admin = _admin_socket(settings, opened)
     try:
         config = uvicorn.Config(
             create_app(settings, opened),
@@ -39,8 +43,24 @@ def serve(
         server = _ReadyServer(config, on_ready or (lambda url: click.echo(f"console at {url}")))
         server.run()
     finally:
+        if admin is not None:
+            admin.close()
         if owned:
             opened.close()
+
+
+def _admin_socket(settings: Settings, store: Store) -> AdminSocket | None:
+    """The administration socket of an embedded store (only this process can open it)."""
+    if store.kind != "embedded":
+        return None
+    try:
+        return AdminSocket(settings, store).start()
+    except (OSError, ConsoleUnreachable) as exc:
+        click.echo(
+            f"warning: no administration socket ({exc}); `claimwatch users` needs the console stopped",
+            err=True,
+        )
+        return None
 
 
 class _ReadyServer(uvicorn.Server):

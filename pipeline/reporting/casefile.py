@@ -21,6 +21,8 @@ VIOLATION_COLUMNS = (
     "event_id, stream_id, anchor_id, mcn_id, kind, category, severity, ts, offset_s, end_offset_s, "
     "source, listing_id, product_id, text, term, rule_id, legal_basis, lexicon_version, rewrite, evidence"
 )
+REVIEWER_SHOWN = "certifier"  # who reviewed, as a reader limited to some MCNs sees it: the role,
+# not the user name (an officer has no need of the certifier's login name, and could aim at it)
 LATEST_REVIEWS_SQL = (
     "SELECT violation_id, argMax(decision, (reviewed_at, review_id)) AS decision, "
     "argMax(reason, (reviewed_at, review_id)) AS reason, "
@@ -138,13 +140,14 @@ def _ledger(store: Store, scope: Scope, v: dict[str, Any]) -> dict[str, Any] | N
 
 
 def _reviews(store: Store, scope: Scope, event_id: str) -> list[dict[str, Any]]:
-    return scoped_query(
+    rows = scoped_query(
         store,
         "SELECT review_id, reviewer, decision, reason, reviewed_at FROM reviews FINAL "
         "WHERE violation_id = %(id)s AND {scope} ORDER BY reviewed_at, review_id",
         scope,
         {"id": event_id},
     )
+    return rows if scope.mcn_ids is None else [{**r, "reviewer": REVIEWER_SHOWN} for r in rows]
 
 
 def _with_raw(row: dict[str, Any]) -> dict[str, Any]:
