@@ -168,6 +168,10 @@ def test_decode_of_arbitrary_objects_raises_only_record_errors(data: dict[str, o
         ({"stream_id": "  "}, "stream_id", "is empty"),
         ({"listing_id": ""}, "listing_id", "is empty"),
         ({"mcn_id": ""}, "mcn_id", "is empty"),
+        ({"anchor_id": "a</script><script>alert(1)</script>"}, "anchor_id", "is not an id"),
+        ({"mcn_id": "mcn a"}, "mcn_id", "is not an id"),
+        ({"stream_id": "room/../../etc"}, "stream_id", "is not an id"),
+        ({"anchor_id": "a" * 129}, "anchor_id", "is not an id"),
         ({"price": -0.01}, "price", "negative"),
         ({"title": "面霜\x00最好"}, "title", "control character U+0000"),
         ({"title": "面霜\u202e好最"}, "title", "control character U+202E"),
@@ -186,6 +190,11 @@ def test_listing_values_the_warehouse_or_a_reader_cannot_take_are_refused(
     assert reason in caught.value.reason
 
 
+def test_ids_of_letters_in_any_script_digits_and_punctuation_are_accepted() -> None:
+    for anchor in ("anchor-xiaomei", "主播_小美", "douyin:12345", "a.b@mcn+1", "a" * 128):
+        assert decode(ListingEvent, {**LISTING, "anchor_id": anchor}).anchor_id == anchor
+
+
 def test_times_at_the_edges_of_the_warehouse_range_and_ordinary_text_are_accepted() -> None:
     for ts in ("1970-01-01T08:00:00+08:00", "2106-02-07T06:28:15Z"):
         assert decode(ListingEvent, {**LISTING, "ts": ts}).ts.tzinfo is not None
@@ -201,6 +210,8 @@ def test_times_at_the_edges_of_the_warehouse_range_and_ordinary_text_are_accepte
         (StreamInfo, {"ended_at": "2200-01-01T00:00:00Z"}, "ended_at"),
         (AudioChunk, {"stream_id": ""}, "stream_id"),
         (AudioChunk, {"stream_id": "s\u202e1"}, "stream_id"),
+        (StreamInfo, {"anchor_id": "<img src=x>"}, "anchor_id"),
+        (AudioChunk, {"mcn_id": "mcn&co"}, "mcn_id"),
     ],
 )
 def test_stream_facts_and_pieces_refuse_empty_ids_and_unstorable_times(

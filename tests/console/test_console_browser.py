@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline.console.users import add_user, authenticate, get_user
 from pipeline.reporting.evidence import verify_bundle
@@ -24,6 +25,7 @@ from pipeline.warehouse import Store
 from pipeline.warehouse.rows import violation_row
 from tests import scenario
 from tests.console_support import PASSWORD, running_console
+from tests.evidence_support import forge
 from tests.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -205,6 +207,18 @@ def export_and_verify(driver: webdriver.Chrome, url: str, downloads: Path, setti
     wait_for(lambda d: d.find_elements(By.ID, "verify-result"), driver)
     assert "校验通过" in driver.find_element(By.ID, "verify-result").text
     shot(driver, "08-evidence-verified")
+    forged = downloads.parent / "forged.zip"  # edited, re-hashed, re-signed with the forger's key
+    forged.write_bytes(
+        forge(bundle.read_bytes(), {"report.html": b"<p>edited</p>"}, Ed25519PrivateKey.generate())
+    )
+    driver.get(f"{url}/evidence")
+    driver.find_element(By.ID, "verify-file").send_keys(str(forged))
+    driver.find_element(By.ID, "verify-submit").click()
+    wait_for(lambda d: d.find_elements(By.ID, "verify-result"), driver)
+    verdict = driver.find_element(By.ID, "verify-result").text
+    assert "校验通过" not in verdict
+    assert "签名密钥不受信任" in verdict
+    shot(driver, "08b-evidence-forged")
     driver.get(f"{url}/audit")
     assert "evidence.export" in driver.page_source
     assert "review.dismiss" in driver.page_source

@@ -6,8 +6,12 @@ import io
 import json
 import shutil
 import subprocess
+import time
+import tracemalloc
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from click.testing import CliRunner
@@ -15,12 +19,20 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline.commands.main import main
 from pipeline.config import Settings
-from pipeline.reporting.evidence import MANIFEST, Subject, build_bundle, collect_cases, verify_bundle
+from pipeline.reporting.evidence import (
+    MANIFEST,
+    Subject,
+    Verification,
+    build_bundle,
+    collect_cases,
+    verify_bundle,
+)
 from pipeline.reporting.scope import Period, Scope
-from pipeline.reporting.signing import load_or_create_key, public_pem
+from pipeline.reporting.signing import fingerprint, load_or_create_key, public_pem
 from pipeline.speech.clips import duration_s
 from pipeline.warehouse import Store
 from tests import scenario
+from tests.evidence_support import MALFORMED_MANIFESTS, forge, rewrite, signed_zip, zip_bomb
 from tests.pipeline_harness import env_of
 
 pytestmark = pytest.mark.integration
@@ -45,7 +57,13 @@ EVERYTHING = Scope.everything()
 def bundle_of(store: Store, key: Ed25519PrivateKey, subject: Subject, scope: Scope = EVERYTHING) -> bytes:
     cases = collect_cases(store, scope, subject, context_s=10.0)
     return build_bundle(
-        cases, key, subject=subject, created_by="test", context_s=10.0, clip_padding_s=1.5
+        cases,
+        key,
+        subject=subject,
+        created_by="test",
+        context_s=10.0,
+        clip_padding_s=1.5,
+        timezone="Asia/Shanghai",
     ).data
 
 
@@ -70,6 +88,13 @@ def test_bundle_of_one_violation_holds_what_stood_at_the_time(seeded: Store, key
     report = zf.read("report.html").decode()
     assert "功效宣称无注册证" in report
     assert f'src="audio/{vid}.wav"' in report
+    # times in the console's time zone (Beijing), as the officer saw them, with the zone named
+    local = EFFICACY.ts.astimezone(ZoneInfo("Asia/Shanghai"))
+    assert f"{local:%Y-%m-%d %H:%M:%S}" in report
+    assert "Asia/Shanghai" in report
+    assert "(UTC)" not in report
+    manifest = json.loads(zf.read(MANIFEST))
+    assert manifest["key_id"] == fingerprint(key)
     assert verify_bundle(data, key.public_key()).ok
 
 
@@ -84,23 +109,6 @@ def test_anchor_period_bundle_and_missing_audio_is_said(seeded: Store, key: Ed25
     assert sum(f["path"].startswith("violations/") for f in manifest["files"]) == 8
 
 
-def rewrite(data: bytes, change: dict[str, bytes | None]) -> bytes:
-    """The zip with some members replaced (None: removed) or added."""
-    src = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as dst:
-        for name in src.namelist():
-            if name in change:
-                if change[name] is not None:
-                    dst.writestr(name, change[name])  # type: ignore[arg-type]
-            else:
-                dst.writestr(name, src.read(name))
-        for name, content in change.items():
-            if name not in src.namelist() and content is not None:
-                dst.writestr(name, content)
-    return out.getvalue()
-
-
 def flipped(data: bytes, at: int) -> bytes:
     return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
 
@@ -113,9 +121,10 @@ def test_any_changed_byte_fails_verification(seeded: Store, key: Ed25519PrivateK
         for at in {0, len(original) // 2, len(original) - 1}:
             result = verify_bundle(rewrite(data, {name: flipped(original, at)}), key.public_key())
             assert not result.ok, (name, at)
-    assert not verify_bundle(rewrite(data, {"extra.txt": b"planted"})).ok
-    assert not verify_bundle(rewrite(data, {f"audio/{EFFICACY.event_id}.wav": None})).ok
-    assert not verify_bundle(data[:-10]).ok
+    trusted = key.public_key()
+    assert verify_bundle(rewrite(data, {"extra.txt": b"planted"}), trusted).problems
+    assert verify_bundle(rewrite(data, {f"audio/{EFFICACY.event_id}.wav": None}), trusted).problems
+    assert verify_bundle(data[:-10], trusted).problems
 
 
 def test_every_changed_byte_of_the_public_key_fails_without_raising(
@@ -170,8 +179,9 @@ def test_a_bundle_re_signed_with_another_key_is_not_trusted(seeded: Store, key: 
     forger = Ed25519PrivateKey.generate()
     forged = bundle_of(seeded, forger, Subject(violation_id=EFFICACY.event_id))
     result = verify_bundle(forged, key.public_key())
-    assert result.ok  # internally consistent...
+    assert result.consistent  # internally consistent...
     assert result.trusted is False  # ...but not signed by this installation
+    assert not result.ok
 
 
 def test_scope_decides_what_can_be_exported(seeded: Store, key: Ed25519PrivateKey) -> None:
@@ -184,14 +194,28 @@ def test_scope_decides_what_can_be_exported(seeded: Store, key: Ed25519PrivateKe
 
 
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="openssl not installed")
-def test_signature_checks_with_openssl(seeded: Store, key: Ed25519PrivateKey, tmp_path: Path) -> None:
-    zipfile.ZipFile(io.BytesIO(bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id)))).extractall(
-        tmp_path
-    )
-    command = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "public_key.pem", "-rawin"]
-    out = subprocess.run([*command, "-in", "manifest.json", "-sigfile", "manifest.sig"], cwd=tmp_path,
-                         capture_output=True, text=True, check=False)  # fmt: skip
-    assert "Signature Verified Successfully" in out.stdout, out.stdout + out.stderr
+def test_the_documented_openssl_recipe_checks_against_the_published_key(
+    seeded: Store, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """docs/console.md: the signature against the key the certification body published (never the
+    bundle's own), and the bundle key's fingerprint with standard tools."""
+    data = bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id))
+    published = tmp_path / "certification-body.pem"
+    published.write_bytes(public_pem(key))
+    genuine, forged = tmp_path / "genuine", tmp_path / "forged"
+    zipfile.ZipFile(io.BytesIO(data)).extractall(genuine)
+    zipfile.ZipFile(io.BytesIO(forge(data, {}, Ed25519PrivateKey.generate()))).extractall(forged)
+    command = ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", str(published), "-rawin"]
+    for folder, verdict in (
+        (genuine, "Signature Verified Successfully"),
+        (forged, "Signature Verification Failure"),
+    ):
+        out = subprocess.run([*command, "-in", "manifest.json", "-sigfile", "manifest.sig"], cwd=folder,
+                             capture_output=True, text=True, check=False)  # fmt: skip
+        assert verdict in out.stdout, out.stdout + out.stderr
+    recipe = "openssl pkey -pubin -in public_key.pem -outform DER | tail -c 32 | sha256sum | cut -c1-32"
+    out = subprocess.run(recipe, shell=True, cwd=genuine, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == fingerprint(key)
 
 
 def test_export_and_verify_commands(seeded: Store, store_settings: Settings, tmp_path: Path) -> None:
@@ -204,7 +228,8 @@ def test_export_and_verify_commands(seeded: Store, store_settings: Settings, tmp
     assert "8 violation(s)" in result.output
     checked = runner.invoke(main, ["evidence", "verify", str(out)], env=env)
     assert checked.exit_code == 0, checked.output
-    assert "the trusted key" in checked.output
+    assert "verified" in checked.output
+    assert "(trusted: this installation" in checked.output
     tampered = tmp_path / "tampered.zip"
     tampered.write_bytes(rewrite(out.read_bytes(), {"report.html": b"<p>nothing to see</p>"}))
     failed = runner.invoke(main, ["evidence", "verify", str(tampered)], env=env)
@@ -214,3 +239,161 @@ def test_export_and_verify_commands(seeded: Store, store_settings: Settings, tmp
     assert audit == [{"action": "evidence.export", "target": "anchor anchor-xiaomei in 2026-11"}]
     usage = runner.invoke(main, ["evidence", "export", "--out", str(out)], env=env)
     assert usage.exit_code == 2
+
+
+# -- the trust model: who signed is checked against a key pinned out of band ----------------------
+
+
+def test_a_forged_bundle_does_not_verify_on_an_auditors_machine(
+    seeded: Store, key: Ed25519PrivateKey, tmp_path: Path
+) -> None:
+    """The auditor has no installation key: without a pinned key nothing is 'valid' and the exit
+    status is not 0; with the certification body's fingerprint pinned the forgery fails."""
+    data = bundle_of(seeded, key, Subject(violation_id=EFFICACY.event_id))
+    change = {f"transcripts/{EFFICACY.event_id}.json": b'{"context_s": 10.0, "segments": []}'}
+    forged, genuine = tmp_path / "forged.zip", tmp_path / "genuine.zip"
+    forged.write_bytes(forge(data, change, Ed25519PrivateKey.generate()))
+    genuine.write_bytes(data)
+    runner = CliRunner()
+    auditor = {"CLAIMWATCH_DATA_DIR": str(tmp_path / "auditor")}
+
+    unpinned = runner.invoke(main, ["evidence", "verify", str(forged)], env=auditor)
+    assert unpinned.exit_code == 3, unpinned.output
+    assert "NOT verified" in unpinned.output
+    assert "valid," not in unpinned.output
+    assert "checked:" in unpinned.output
+    assert "not checked:" in unpinned.output
+
+    pins = tmp_path / "trusted-keys.txt"
+    pins.write_text(f"# published by the certification body\n{fingerprint(key)} certification body\n")
+    pinned = {**auditor, "CLAIMWATCH_EVIDENCE_TRUSTED_KEYS_FILE": str(pins)}
+    refused = runner.invoke(main, ["evidence", "verify", str(forged)], env=pinned)
+    assert refused.exit_code == 1, refused.output
+    assert "NOT signed by a trusted key" in refused.output
+    verified = runner.invoke(main, ["evidence", "verify", str(genuine)], env=pinned)
+    assert verified.exit_code == 0, verified.output
+    assert f"{fingerprint(key)} (trusted: certification body)" in verified.output
+
+    by_option = ["evidence", "verify", "--trust", fingerprint(key), str(genuine)]
+    assert runner.invoke(main, by_option, env=auditor).exit_code == 0
+    by_option[3] = fingerprint(Ed25519PrivateKey.generate())
+    assert runner.invoke(main, by_option, env=auditor).exit_code == 1
+
+
+def test_the_signing_key_is_published_and_rotated(
+    seeded: Store, store_settings: Settings, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    env = {**env_of(store_settings), "CLAIMWATCH_EVIDENCE_KEY_FILE": str(tmp_path / "keys" / "k.pem")}
+    shown = runner.invoke(main, ["evidence", "key"], env=env)
+    assert shown.exit_code == 0, shown.output
+    pins = [line for line in shown.output.splitlines() if line and not line.startswith("#")]
+    first = pins[0].split()[0]
+    assert len(first) == 32
+    assert "current" in pins[0]
+    pem = runner.invoke(main, ["evidence", "key", "--pem"], env=env).output
+    assert pem.startswith("-----BEGIN PUBLIC KEY-----")
+
+    def export(name: str) -> Path:
+        out = tmp_path / name
+        args = ["evidence", "export", "--violation", EFFICACY.event_id, "--out", str(out)]
+        assert runner.invoke(main, args, env=env).exit_code == 0
+        return out
+
+    old = export("old.zip")
+    assert json.loads(zipfile.ZipFile(old).read(MANIFEST))["key_id"] == first
+    rotated = runner.invoke(main, ["evidence", "key", "--rotate"], env=env)
+    assert rotated.exit_code == 0, rotated.output
+    after = runner.invoke(main, ["evidence", "key"], env=env).output
+    second = next(line.split()[0] for line in after.splitlines() if "current" in line)
+    assert second != first
+    assert any(line.startswith(first) and "retired" in line for line in after.splitlines())
+    new = export("new.zip")
+    assert json.loads(zipfile.ZipFile(new).read(MANIFEST))["key_id"] == second
+    for bundle in (old, new):  # the installation trusts its retired keys for the bundles they signed
+        checked = runner.invoke(main, ["evidence", "verify", str(bundle)], env=env)
+        assert checked.exit_code == 0, checked.output
+    pinned_file = tmp_path / "pins.txt"
+    pinned_file.write_text(after)  # what `evidence key` prints is a trust file an auditor can pin
+    auditor = {
+        "CLAIMWATCH_DATA_DIR": str(tmp_path / "a"),
+        "CLAIMWATCH_EVIDENCE_TRUSTED_KEYS_FILE": str(pinned_file),
+    }
+    for bundle in (old, new):
+        assert runner.invoke(main, ["evidence", "verify", str(bundle)], env=auditor).exit_code == 0
+
+
+# -- malformed bundles through the command line: a reason and exit 1, never a traceback ----------
+
+
+@pytest.mark.parametrize("manifest", [*MALFORMED_MANIFESTS, None], ids=[*map(str, range(6)), "garbage-key"])
+def test_malformed_bundles_fail_in_the_cli_with_a_reason(
+    key: Ed25519PrivateKey, tmp_path: Path, manifest: bytes | None
+) -> None:
+    if manifest is None:
+        data = rewrite(signed_zip(key, b'{"files": []}'), {"public_key.pem": b"garbage"})
+        reason = "public_key.pem"
+    else:
+        data, reason = signed_zip(key, manifest), "manifest.json"
+    path = tmp_path / "malformed.zip"
+    path.write_bytes(data)
+    result = CliRunner().invoke(
+        main,
+        ["evidence", "verify", "--trust", fingerprint(key), str(path)],
+        env={"CLAIMWATCH_DATA_DIR": str(tmp_path)},
+    )
+    assert result.exit_code == 1, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert f"FAIL {reason}" in result.output
+
+
+# -- zip bombs: the members are streamed, capped, and never read before the signature holds -------
+
+BOMB_BYTES = 256 << 20
+
+
+@pytest.fixture(scope="module")
+def bomb_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def bomb(bomb_key: Ed25519PrivateKey) -> bytes:
+    return zip_bomb(bomb_key, BOMB_BYTES)
+
+
+def peak_memory(action: Callable[[], Verification]) -> tuple[Verification, int]:
+    """What ``action`` returns, and the most memory Python held meanwhile (bytes)."""
+    tracemalloc.start()
+    try:
+        result = action()
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_zip_bomb_is_hashed_in_bounded_memory(bomb: bytes, bomb_key: Ed25519PrivateKey) -> None:
+    assert len(bomb) < 1 << 20
+    result, peak = peak_memory(lambda: verify_bundle(bomb, bomb_key.public_key()))
+    assert result.ok, result.problems
+    assert peak < 16 << 20, f"peak {peak >> 20} MiB while verifying a {BOMB_BYTES >> 20} MiB member"
+
+
+def test_a_zip_bomb_past_the_unpacked_limit_is_not_read(bomb: bytes, bomb_key: Ed25519PrivateKey) -> None:
+    started = time.monotonic()
+    result = verify_bundle(bomb, bomb_key.public_key(), max_unpacked_bytes=64 << 20)
+    assert time.monotonic() - started < 0.5
+    assert any("more than the" in p for p in result.problems), result.problems
+
+
+def test_members_are_not_read_before_the_signature_holds(bomb_key: Ed25519PrivateKey) -> None:
+    badly_signed = zip_bomb(bomb_key, BOMB_BYTES, sign_with=Ed25519PrivateKey.generate())
+    started = time.monotonic()
+    result, peak = peak_memory(lambda: verify_bundle(badly_signed, bomb_key.public_key()))
+    assert time.monotonic() - started < 0.5
+    assert peak < 4 << 20
+    assert result.problems[0].startswith("bad signature"), result.problems
+    untrusted = verify_bundle(zip_bomb(bomb_key, 8 << 20), Ed25519PrivateKey.generate().public_key(),
+                              read_untrusted=False)  # fmt: skip
+    assert untrusted.trusted is False
+    assert not untrusted.files_checked
