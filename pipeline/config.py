@@ -124,6 +124,9 @@ class Settings(BaseSettings):
     evidence_key_file: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/evidence-ed25519.pem."
     )
+    evidence_trusted_keys_file: Path | None = Field(
+        None, description="Pinned evidence signing key ids an `evidence verify` trusts (one per line)."
+    )
     evidence_context_s: float = Field(30.0, ge=0, description="Transcript kept around a violation.")
     clip_padding_s: float = Field(
         2.0, ge=0, le=60, description="Audio kept before and after a violation's sentence in its clip."
@@ -136,7 +139,7 @@ class Settings(BaseSettings):
     audio_chunk_max_s: float = Field(30.0, gt=0, description="Longest speech piece a worker accepts.")
     console_max_body_bytes: int = Field(1 << 20, ge=1024, description="Largest console request body.")
     console_max_upload_bytes: int = Field(
-        512 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
+        64 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
     )
 
     @field_validator("console_trusted_proxies")

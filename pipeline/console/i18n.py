@@ -63,6 +63,13 @@ TEXT: dict[str, dict[Language, str]] = {
     "verify": {"zh": "校验证据包", "en": "Verify a bundle"},
     "valid": {"zh": "校验通过", "en": "Valid"},
     "invalid": {"zh": "校验失败", "en": "NOT valid"},
+    "untrusted": {
+        "zh": "未通过：签名密钥不受信任（可能是伪造）",
+        "en": "NOT verified: not signed by a trusted key (possibly forged)",
+    },
+    "key_id": {"zh": "签名密钥编号", "en": "signing key id"},
+    "checked": {"zh": "已核验：", "en": "Checked:"},
+    "not_checked": {"zh": "未核验：", "en": "Not checked:"},
     "live_streams": {"zh": "进行中的直播", "en": "Streams live now"},
     "no_live": {"zh": "当前没有进行中的直播", "en": "No stream is live"},
     "waiting": {"zh": "等待新的违规……", "en": "Waiting for new violations…"},

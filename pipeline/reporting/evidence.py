@@ -7,9 +7,11 @@ report an auditor can read in any browser; the public key; ``manifest.json`` lis
 with its SHA-256; and ``manifest.sig``, the raw Ed25519 signature of ``manifest.json``.
 
 Verification checks the signature, every file's hash and size, and that the zip holds exactly the
-files the manifest lists: any changed, added or removed byte fails it. It also says whether the
-signing key is this installation's (or a trusted key given), since anyone can sign with a key of
-their own.
+files the manifest lists: any changed, added or removed byte fails it. That alone proves nothing
+about who made the bundle (anyone can sign with a key of their own and ship it), so a bundle is
+*verified* only when its key is a trusted one (``signing.TrustedKeys``: this installation's keys,
+or the key ids an auditor pinned); without a trusted key the result says what was and was not
+checked, and is never ``ok``.
 """
 
 from __future__ import annotations
@@ -18,11 +20,15 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pipeline import __version__
 from pipeline.errors import AudioError, ClaimWatchError
@@ -31,6 +37,7 @@ from pipeline.reporting.evidence_report import render_report
 from pipeline.reporting.scope import Period, Scope
 from pipeline.reporting.signing import (
     SigningError,
+    TrustedKeys,
     fingerprint,
     load_public,
     public_pem,
@@ -139,8 +146,10 @@ def build_bundle(
     context_s: float,
     clip_padding_s: float = 2.0,
     language: str = "zh",
+    timezone: str,
 ) -> Bundle:
-    """The signed zip of these cases (``key``: an Ed25519 private key)."""
+    """The signed zip of these cases (``key``: an Ed25519 private key; ``timezone``: the one the
+    report shows times in, the console's)."""
     files: dict[str, bytes] = {}
     for case in cases:
         files.update(case_files(case, context_s, clip_padding_s))
@@ -151,9 +160,11 @@ def build_bundle(
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "created_by": created_by,
         "subject": subject.describe(),
-        "signing_key_fingerprint": fingerprint(key),
+        "key_id": fingerprint(key),
+        "signing_key_fingerprint": fingerprint(key),  # the key id under its first name
+        "timezone": timezone,
     }
-    files["report.html"] = render_report(cases, files, meta, language=language)
+    files["report.html"] = render_report(cases, files, meta, language=language, timezone=timezone)
     manifest = {**meta, "files": [_entry(p, files[p]) for p in sorted(files)]}
     manifest_bytes = _json(manifest)
     out = io.BytesIO()
@@ -171,61 +182,155 @@ def _entry(path: str, data: bytes) -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------------
 # Verification
+#
+# Read in the order that keeps a hostile zip cheap: the zip's directory (bounded entries), then the
+# three small members (each capped), then the signature; only a manifest whose signature holds is
+# parsed, and only then are the members read, streamed in chunks, each capped at the size the
+# signed manifest gives it, all together at ``max_unpacked_bytes``. Memory stays at a chunk, and a
+# bomb behind a bad (or, with ``read_untrusted=False``, an untrusted) signature is never inflated.
+
+MAX_MEMBERS = 10_000  # a bundle of MAX_VIOLATIONS holds about 5 per violation
+MAX_MANIFEST_BYTES = 8 << 20
+MAX_SMALL_BYTES = 16 << 10  # the signature (64 bytes) and the public key (113 bytes)
+MAX_UNPACKED_BYTES = 4 << 30
+_CHUNK = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
 class Verification:
+    """What verification found. ``ok`` only for a bundle whose every byte checks *and* whose
+    signing key is a trusted one; ``consistent`` says the bundle agrees with itself."""
+
     problems: list[str] = field(default_factory=list)
     files: int = 0
     fingerprint: str = ""
     trusted: bool | None = None  # None: no trusted key to compare with
     subject: str = ""
+    trusted_as: str = ""  # the trusted key's label
+    files_checked: bool = False  # every listed file read and hashed
+
+    @property
+    def consistent(self) -> bool:
+        return not self.problems
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return self.consistent and self.trusted is True and self.files_checked
+
+    def checked(self) -> list[str]:
+        """What was checked, for a reader (whatever the outcome)."""
+        done = []
+        if self.fingerprint:
+            done.append(f"manifest.json is signed by the key in the bundle, id {self.fingerprint}")
+        if self.files_checked:
+            done.append(f"all {self.files} files match the manifest's SHA-256 and size, and no file is added")
+        if self.trusted:
+            done.append(f"that key is a trusted one ({self.trusted_as})")
+        return done
+
+    def not_checked(self) -> list[str]:
+        """What could not be checked, and why."""
+        missing = []
+        if self.trusted is None and self.fingerprint:
+            missing.append(
+                "who signed: no trusted key to compare with, and anyone can sign with a key of "
+                "their own; pin the certification body's key id (--trust ID, --public-key PEM or "
+                "CLAIMWATCH_EVIDENCE_TRUSTED_KEYS_FILE)"
+            )
+        if self.trusted is False:
+            missing.append(f"who signed: key {self.fingerprint} is NOT a trusted key")
+        if self.fingerprint and not self.files_checked and not self.problems:
+            missing.append("the files: not read, as the signing key is not trusted")
+        return missing
 
 
-def verify_bundle(source: Path | bytes, trusted_key: Any = None) -> Verification:
-    """Check a bundle's signature and every byte of its files (``trusted_key``: a public key).
+Source = Path | bytes | BinaryIO
 
-    Never raises on what the bundle holds: a malformed zip, manifest, key or member is a problem
-    in the result, with its reason.
+
+def verify_bundle(
+    source: Source,
+    trusted: TrustedKeys | Ed25519PublicKey | None = None,
+    *,
+    read_untrusted: bool = True,
+    max_unpacked_bytes: int = MAX_UNPACKED_BYTES,
+) -> Verification:
+    """Check a bundle's signature, who signed it and every byte of its files.
+
+    ``trusted``: the keys to trust (a public key, or :class:`TrustedKeys`; none: who signed is
+    left unchecked and the result is never ``ok``). ``read_untrusted=False`` leaves the members of
+    a bundle signed by an untrusted key unread. Never raises on what the bundle holds: a malformed
+    zip, manifest, key or member is a problem in the result, with its reason.
     """
+    if isinstance(trusted, Ed25519PublicKey):
+        trusted = TrustedKeys.of([trusted], "the trusted key")
+    limits = _Limits(read_untrusted, max_unpacked_bytes)
     try:
         with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as zf:
-            return _verify(zf, trusted_key)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError, EOFError, NotImplementedError) as exc:
-        return Verification([f"not a readable bundle: {exc}"])
+            return _verify(zf, trusted or TrustedKeys(), limits)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, KeyError, ValueError, EOFError,
+            NotImplementedError, RuntimeError, zlib.error) as exc:  # fmt: skip
+        return Verification([f"not a readable bundle: {str(exc)[:200]}"])
     except _Malformed as exc:
         return Verification([str(exc)])
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    read_untrusted: bool
+    max_unpacked_bytes: int
 
 
 class _Malformed(Exception):
     """A bundle whose manifest or key cannot be read: the reason is the message."""
 
 
-def _verify(zf: zipfile.ZipFile, trusted_key: Any) -> Verification:
-    names = [i.filename for i in zf.infolist()]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+def _verify(zf: zipfile.ZipFile, trust: TrustedKeys, limits: _Limits) -> Verification:
+    infos = zf.infolist()
+    if len(infos) > MAX_MEMBERS:
+        return Verification([f"the zip holds {len(infos)} files, more than a bundle can ({MAX_MEMBERS})"])
+    counts = Counter(i.filename for i in infos)
+    duplicates = sorted(n for n, c in counts.items() if c > 1)
     if duplicates:
-        return Verification([f"the zip holds several files named {', '.join(duplicates)}"])
+        return Verification([f"the zip holds several files named {', '.join(duplicates[:10])}"])
     for needed in (MANIFEST, SIGNATURE, PUBLIC_KEY):
-        if needed not in names:
+        if needed not in counts:
             return Verification([f"{needed} is missing"])
-    manifest_bytes = zf.read(MANIFEST)
+    manifest_bytes = _small(zf, MANIFEST, MAX_MANIFEST_BYTES)
     try:
-        public = load_public(zf.read(PUBLIC_KEY))
+        public = load_public(_small(zf, PUBLIC_KEY, MAX_SMALL_BYTES))
     except SigningError as exc:
         raise _Malformed(f"{PUBLIC_KEY}: {exc}") from None
-    problems = [] if signature_valid(public, zf.read(SIGNATURE), manifest_bytes) else ["bad signature"]
+    key_id = fingerprint(public)
+    if not signature_valid(public, _small(zf, SIGNATURE, MAX_SMALL_BYTES), manifest_bytes):
+        why = f"bad signature: {SIGNATURE} is not {PUBLIC_KEY}'s signature of {MANIFEST}; no file was read"
+        return Verification([why], fingerprint=key_id)
+    label = trust.label_of(key_id)
+    trusted = None if not trust else label is not None
     manifest = _manifest(manifest_bytes)
     listed = _listed_files(manifest)
-    problems += _check_files(zf, listed, set(names) - {MANIFEST, SIGNATURE})
-    if manifest.get("signing_key_fingerprint") != fingerprint(public):
-        problems.append("the manifest names another signing key than the bundle's")
-    trusted = None if trusted_key is None else fingerprint(trusted_key) == fingerprint(public)
-    return Verification(problems, len(listed), fingerprint(public), trusted, str(manifest.get("subject", "")))
+    subject = str(manifest.get("subject", ""))[:500]
+    problems = _key_problems(manifest, key_id)
+    result = Verification(problems, len(listed), key_id, trusted, subject, label or "")
+    if trusted is False and not limits.read_untrusted:
+        return result
+    problems += _check_files(zf, listed, set(counts) - {MANIFEST, SIGNATURE}, limits.max_unpacked_bytes)
+    return Verification(problems, len(listed), key_id, trusted, subject, label or "", files_checked=True)
+
+
+def _small(zf: zipfile.ZipFile, name: str, limit: int) -> bytes:
+    """A member that must be small, read no further than ``limit`` bytes."""
+    if zf.getinfo(name).file_size > limit:
+        raise _Malformed(f"{name}: larger than {limit} bytes")
+    with zf.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise _Malformed(f"{name}: larger than {limit} bytes")
+    return data
+
+
+def _key_problems(manifest: dict[str, Any], key_id: str) -> list[str]:
+    named = {manifest.get("key_id", key_id), manifest.get("signing_key_fingerprint", key_id)}
+    return [] if named == {key_id} else ["the manifest names another signing key than the bundle's"]
 
 
 def _manifest(data: bytes) -> dict[str, Any]:
@@ -250,22 +355,42 @@ def _listed_files(manifest: dict[str, Any]) -> dict[str, dict[str, Any]]:
             and isinstance(entry.get("path"), str)
             and isinstance(entry.get("sha256"), str)
             and type(entry.get("bytes")) is int
+            and entry["bytes"] >= 0
         ):
             raise _Malformed(f"{MANIFEST}: files[{index}] is not {{path, sha256, bytes}}")
         if entry["path"] in listed:
-            raise _Malformed(f"{MANIFEST}: {entry['path']} is listed twice")
+            raise _Malformed(f"{MANIFEST}: {entry['path'][:200]} is listed twice")
         listed[entry["path"]] = entry
     return listed
 
 
-def _check_files(zf: zipfile.ZipFile, listed: dict[str, dict[str, Any]], present: set[str]) -> list[str]:
+def _check_files(
+    zf: zipfile.ZipFile, listed: dict[str, dict[str, Any]], present: set[str], max_unpacked_bytes: int
+) -> list[str]:
+    total = sum(entry["bytes"] for entry in listed.values())
+    if total > max_unpacked_bytes:
+        return [f"the files add up to {total} bytes, more than the {max_unpacked_bytes} this verifier reads"]
     problems = []
     for path, entry in sorted(listed.items()):
         if path not in present:
             problems.append(f"{path}: listed but missing")
-            continue
-        data = zf.read(path)
-        if len(data) != entry["bytes"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        elif not _matches(zf, path, entry):
             problems.append(f"{path}: changed (SHA-256 differs from the manifest)")
     problems += [f"{path}: not in the manifest" for path in sorted(present - set(listed))]
     return problems
+
+
+def _matches(zf: zipfile.ZipFile, path: str, entry: dict[str, Any]) -> bool:
+    """Whether the member has the manifest's size and SHA-256, read a chunk at a time and never
+    past the size the manifest gives it."""
+    size: int = entry["bytes"]
+    if zf.getinfo(path).file_size != size:
+        return False
+    digest, seen = hashlib.sha256(), 0
+    with zf.open(path) as member:
+        while chunk := member.read(min(_CHUNK, size + 1 - seen)):
+            seen += len(chunk)
+            if seen > size:
+                return False
+            digest.update(chunk)
+    return seen == size and digest.hexdigest() == entry["sha256"]

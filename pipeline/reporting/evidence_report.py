@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -29,10 +31,31 @@ def _fmt(value: Any) -> str:
     return "—" if value is None else str(value)
 
 
+def _local(value: Any, zone: ZoneInfo) -> str:
+    """A time as the console shows it (the zone's wall clock); anything else as it is."""
+    when = value
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if not isinstance(when, datetime):
+        return _fmt(value)
+    if when.tzinfo is None:  # the warehouse's times are UTC
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def render_report(
-    cases: Sequence[Case], files: Mapping[str, bytes], meta: Mapping[str, Any], *, language: str = "zh"
+    cases: Sequence[Case],
+    files: Mapping[str, bytes],
+    meta: Mapping[str, Any],
+    *,
+    language: str = "zh",
+    timezone: str,
 ) -> bytes:
-    """The report page as UTF-8 bytes."""
+    """The report page as UTF-8 bytes, its times in ``timezone``'s wall clock (named on the page)."""
+    zone = ZoneInfo(timezone)
     audio = {c.event_id: f"audio/{c.event_id}.wav" for c in cases if f"audio/{c.event_id}.wav" in files}
     notes = {
         c.event_id: files.get(f"audio/{c.event_id}.missing.txt", b"").decode("utf-8", "replace")
@@ -48,6 +71,9 @@ def render_report(
         label=label,
         severity_label=severity_label,
         fmt=_fmt,
+        local=lambda v: _local(v, zone),
+        timezone=timezone,
+        utc_offset=f"{datetime.now(zone):%z}",
         language=language,
     )
     return html.encode("utf-8")
