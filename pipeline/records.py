@@ -551,10 +551,24 @@ def _field(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
+# The ids that name a tenant, an anchor or a stream: shown in pages and charts, keyed in URLs and
+# archive paths. Letters (any script) and digits with - _ . : @ +, at most 128: no markup, no
+# path separator, no space or control character.
+IDENTIFIER = re.compile(r"[\w.:@+-]{1,128}")
+_IDENTIFIERS = ("stream_id", "anchor_id", "mcn_id")
+
+
 def _check_ids(record: Any, path: str, *names: str) -> None:
     for name in names:
         if not getattr(record, name).strip():
             raise RecordError("is empty", field=_field(path, name))
+    for name in _IDENTIFIERS:
+        value = getattr(record, name, "")
+        if value and not IDENTIFIER.fullmatch(value):
+            raise RecordError(
+                f"{value[:40]!r} is not an id (letters, digits and - _ . : @ +, at most 128)",
+                field=_field(path, name),
+            )
 
 
 def _check_texts(record: Any, path: str) -> None:

@@ -37,8 +37,13 @@ _REFUSALS = {403: "access.forbidden", 404: "access.not_found"}
 _FILENAME = re.compile(rb'filename="([^"\r\n]{0,200})"')
 
 
+_CACHEABLE_PATHS = ("/static/",)
+
+
 class SecurityHeaders:
-    """Adds the security headers to every response (pure ASGI, so streaming responses keep streaming)."""
+    """Adds the security headers to every response (pure ASGI, so streaming responses keep streaming),
+    and ``Cache-Control: no-store`` to all but the static files: pages, the API, clips and bundles
+    are evidence of one reader's scope and must not outlive the session in a browser or proxy cache."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -48,6 +53,9 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers += [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+                if not scope["path"].startswith(_CACHEABLE_PATHS):
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

@@ -103,7 +103,8 @@ def _safe_next(target: str | None) -> str:
 async def login_form(request: Request, next: str = "/") -> Response:
     token = secrets.token_urlsafe(24)
     response = page(request, "login.html", None, login_csrf=token, next=_safe_next(next))
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    secure = state(request).settings.console_cookie_secure  # Secure like the session cookie
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login", secure=secure)
     return response
 
 
@@ -158,7 +159,8 @@ def _login_error(request: Request, message: str, status: int, next: str) -> Resp
     response = page(
         request, "login.html", None, status, error=message, login_csrf=token, next=_safe_next(next)
     )
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login")
+    secure = state(request).settings.console_cookie_secure  # Secure like the session cookie
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/login", secure=secure)
     return response
 
 

@@ -6,10 +6,10 @@ MCN in the SQL itself, and a violation of another MCN is "not found", exactly li
 
 from __future__ import annotations
 
-import json
 import secrets
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -50,6 +50,16 @@ def _trend(console: ConsoleState, level: Level, period: Period, scope: Scope) ->
     return {"months": [m.label for m in months], "series": series}
 
 
+def _day(row: dict[str, Any], timezone: str) -> dict[str, Any]:
+    """A row of the daily panel with its day as the console's calendar date (the panel's time is
+    that day's local midnight: as a UTC instant it reads as the day before east of Greenwich)."""
+    return {
+        **row,
+        "time": row["time"].isoformat(),
+        "day": row["time"].astimezone(ZoneInfo(timezone)).date().isoformat(),
+    }
+
+
 def _bands(scores: list[Score], console: ConsoleState) -> list[tuple[Score, Any]]:
     return [(s, console.rules.band(s.score)) for s in scores]
 
@@ -64,7 +74,7 @@ async def overview(request: Request, user: CurrentUser, period: str | None = Non
     charts = {
         "trend_mcn": _trend(console, "mcn", month, scope),
         "trend_anchor": _trend(console, "anchor", month, scope),
-        "per_day": [{**r, "time": r["time"].astimezone(UTC).isoformat()} for r in per_day],
+        "per_day": [_day(r, month.timezone) for r in per_day],
         "by_category": by_category,
     }
     return page(
@@ -74,7 +84,7 @@ async def overview(request: Request, user: CurrentUser, period: str | None = Non
         period=month,
         mcn_scores=_bands(compute_scores(console.store, console.rules, "mcn", month, scope), console),
         anchor_scores=_bands(compute_scores(console.store, console.rules, "anchor", month, scope), console),
-        charts=json.dumps(charts, ensure_ascii=False),
+        charts=charts,  # serialised by the template's tojson: <, >, & and ' escaped
         rules=console.rules,
     )
 
@@ -133,7 +143,7 @@ async def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
         data = cut_clip(case.audio_path, start, end)
     except AudioError as exc:
         raise HTTPException(404, str(exc)) from None
-    return Response(data, media_type="audio/wav", headers={"Cache-Control": "private, max-age=300"})
+    return Response(data, media_type="audio/wav")
 
 
 def save_review(console: ConsoleState, user: User, case: Case, decision: str, reason: str) -> None:

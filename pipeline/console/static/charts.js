@@ -1,4 +1,5 @@
-// Overview charts (ECharts, vendored): data comes from the page's JSON block, rendered server-side.
+// Overview charts (ECharts, vendored): data comes from the page's JSON block, rendered server-side
+// (serialised with <, >, & and ' escaped, so no value can close the block).
 "use strict";
 (function () {
   var node = document.getElementById("chart-data");
@@ -29,7 +30,7 @@
   draw("chart-per-day", {
     tooltip: { trigger: "axis" }, legend: { top: 0 },
     grid: { top: 40, left: 40, right: 20, bottom: 30 },
-    xAxis: { type: "category", data: data.per_day.map(function (r) { return r.time.slice(0, 10); }) },
+    xAxis: { type: "category", data: data.per_day.map(function (r) { return r.day; }) },
     yAxis: { type: "value", minInterval: 1 },
     series: ["claims", "qualifications", "ledger"].map(function (k) {
       return { name: k, type: "bar", stack: "all", data: data.per_day.map(function (r) { return r[k]; }) };
