@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Literal, cast
 
 import yaml
+from pypinyin import lazy_pinyin
 
 from pipeline.checks.listing import ClaimDetector, uncovered_claims
 from pipeline.config import LEXICON_DIR
@@ -53,6 +54,8 @@ class StatementRule:
     kind: StatementKind
     same: Literal["term", "rule"]
     pattern: re.Pattern[str]
+    # the Chinese terms by their toneless pinyin: speech heard through homophones (新姜 for 新疆)
+    sounds: tuple[tuple[tuple[str, ...], str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,15 +81,30 @@ class CardRules:
     rewrites: Mapping[str, str]
     statements: tuple[StatementRule, ...]
 
-    def find_statements(self, text: str) -> list[Statement]:
-        """The statements of a text, each at most once per (rule, term)."""
+    def find_statements(self, text: str, *, speech: bool = False) -> list[Statement]:
+        """The statements of a text, each at most once per (rule, term); in ``speech`` also the
+        terms heard through a homophone (the same toneless pinyin: 肠融绵 is 长绒棉)."""
         normal = _normal(text)
         found: dict[tuple[str, str], Statement] = {}
         for rule in self.statements:
             for m in rule.pattern.finditer(normal):
                 statement = Statement(rule.rule_id, rule.kind, m.group(), *m.span(), same=rule.same)
                 found.setdefault(statement.key, statement)
+        if speech:
+            for statement in self._heard(normal):
+                found.setdefault(statement.key, statement)
         return sorted(found.values(), key=lambda s: s.start)
+
+    def _heard(self, normal: str) -> list[Statement]:
+        syllables = [lazy_pinyin(c)[0] if "\u4e00" <= c <= "\u9fff" else c for c in normal]
+        heard: list[Statement] = []
+        for rule in self.statements:
+            for sound, term in rule.sounds:
+                n = len(sound)
+                for start in range(len(syllables) - n + 1):
+                    if tuple(syllables[start : start + n]) == sound:
+                        heard.append(Statement(rule.rule_id, rule.kind, term, start, start + n, rule.same))
+        return heard
 
 
 def _normal(text: str) -> str:
@@ -124,11 +142,17 @@ def _statement(path: Path, index: int, entry: Any) -> StatementRule:
             raise LexiconError(f"{where} ({entry['rule_id']}): terms must be a non-empty list")
         ordered = sorted({_normal(str(t)) for t in terms}, key=len, reverse=True)
         regex = "|".join(re.escape(t) for t in ordered)
+        sounds = tuple(
+            (tuple(lazy_pinyin(t)), t)
+            for t in ordered
+            if len(t) >= 2 and all("\u4e00" <= c <= "\u9fff" for c in t)
+        )
     try:
         pattern = re.compile(str(regex))
     except re.error as exc:
         raise LexiconError(f"{where} ({entry['rule_id']}): regex does not compile ({exc})") from None
-    return StatementRule(entry["rule_id"], cast(StatementKind, entry["kind"]), entry["same"], pattern)
+    kind = cast(StatementKind, entry["kind"])
+    return StatementRule(entry["rule_id"], kind, entry["same"], pattern, sounds if terms is not None else ())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -289,7 +313,7 @@ class CardBook:
         spans = [(c.start, c.end) for c in claims]
         statements = [
             s
-            for s in self.rules.find_statements(text)
+            for s in self.rules.find_statements(text, speech=True)
             if not terms.covers_statement(s) and not any(a < s.end and s.start < b for a, b in spans)
         ]
         return off_claims, statements

@@ -213,6 +213,10 @@ class ListingChecker:
             return None
         return state.stage.at(state.time_of(offset_s))
 
+    def product_id_of(self, event: ListingEvent) -> str | None:
+        """The ledger product a listing stands for (its product_id, else its ledger match)."""
+        return self._subject(event).product_id
+
     # listing events
 
     def on_listing(self, event: ListingEvent) -> list[Violation]:

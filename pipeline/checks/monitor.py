@@ -24,6 +24,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from pipeline.checks.cards import CardBook, Statement, load_card_rules
 from pipeline.checks.listing import ClaimDetector, ListingChecker
 from pipeline.checks.stage import StreamState
 from pipeline.checks.violations import Charge, violation
@@ -31,6 +32,7 @@ from pipeline.claims import load_detector
 from pipeline.config import LEXICON_DIR
 from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import (
+    Card,
     Claim,
     Evidence,
     LedgerEntry,
@@ -56,9 +58,12 @@ class UnknownStream(Exception):
 class Monitor:
     """Detector + listing checker + the streams they watch (see the module docstring)."""
 
-    def __init__(self, detector: ClaimDetector, checker: ListingChecker) -> None:
+    def __init__(
+        self, detector: ClaimDetector, checker: ListingChecker, cards: CardBook | None = None
+    ) -> None:
         self.detector = detector
         self.checker = checker
+        self.cards = cards
         self.streams: dict[str, StreamInfo] = {}
 
     @property
@@ -80,6 +85,13 @@ class Monitor:
 
     def ledger_entry(self, mcn_id: str, product_id: str) -> LedgerEntry | None:
         return self.checker.ledger.get(mcn_id, product_id)
+
+    # -- selling-point cards -----------------------------------------------------------------------
+
+    def load_cards(self, cards: Iterable[Card]) -> None:
+        """Approved cards (the warehouse's cards in force, or files given to analyze); not drafts."""
+        if self.cards is not None:
+            self.cards.put_all(cards)
 
     # -- streams -------------------------------------------------------------------------------------
 
@@ -127,19 +139,71 @@ class Monitor:
         return self.checker.on_listing(event)
 
     def on_segment(self, segment: TranscriptSegment) -> list[Violation]:
-        """Claims heard in ``segment`` and the cross checks they trigger."""
+        """Claims heard in ``segment``, the cross checks they trigger, and what is off the card of
+        the product on stage (docs/cards.md)."""
         info = self.streams.get(segment.stream_id)
         if info is None:
             raise UnknownStream(segment.stream_id)
         claims = self.detector.detect(segment.text, source="speech")
-        if not claims:
-            return []
         on_stage = self.checker.on_stage(segment.stream_id, segment.offset_s)
+        off_claims, statements = self._off_card(on_stage, claims, segment.text)
         by_category: dict[str, list[Claim]] = {}
         for claim in claims:
             by_category.setdefault(claim.category, []).append(claim)
-        out = [speech_violation(info, segment, group, on_stage) for group in by_category.values()]
-        return out + self.checker.on_claims(segment, claims)
+        out = [
+            speech_violation(info, segment, g, on_stage, off_card=any(id(c) in off_claims for c in g))
+            for g in by_category.values()
+        ]
+        if statements and on_stage is not None:
+            out.append(self._off_card_statement(info, segment, statements, on_stage))
+        return out + (self.checker.on_claims(segment, claims) if claims else [])
+
+    def _off_card(
+        self, on_stage: ListingEvent | None, claims: list[Claim], text: str
+    ) -> tuple[set[int], list[Statement]]:
+        if self.cards is None or on_stage is None:
+            return set(), []
+        terms = self.cards.get(on_stage.mcn_id, self.checker.product_id_of(on_stage))
+        if terms is None:
+            return set(), []
+        off_claims, statements = self.cards.off_card(terms, claims, text)
+        title = on_stage.title.lower()  # naming the product (玻尿酸保湿面霜) is no statement about it
+        return off_claims, [s for s in statements if s.term not in title]
+
+    def _off_card_statement(
+        self,
+        info: StreamInfo,
+        segment: TranscriptSegment,
+        statements: list[Statement],
+        on_stage: ListingEvent,
+    ) -> Violation:
+        """Statements (origin, material, effect, spec) the product's approved card does not make:
+        one violation of kind ``ledger``, category ``off_card`` per segment."""
+        rule = self.checker.rules.checks["off_card"]
+        first = statements[0]
+        sentence = segment.sentence_at(first.start, first.end)
+        product_id = self.checker.product_id_of(on_stage)
+        terms = self.cards.get(on_stage.mcn_id, product_id) if self.cards else None
+        version = terms.card.version if terms else 0
+        said_ = statements
+        said = ", ".join(f"{s.term} ({s.kind})" for s in said_)
+        evidence = Evidence(
+            reason=f"not on the approved card (version {version}) of {product_id}: {said}",
+            listing=on_stage, segment=segment, asr_low_confidence=segment.low_confidence,
+            unreadable_before_s=segment.unreadable_before_s,
+            extra={"statements": [{"rule_id": s.rule_id, "kind": s.kind, "term": s.term} for s in said_]},
+        )  # fmt: skip
+        charge = Charge(
+            rule.kind, "off_card", rule.severity, first.term, rule.rule_id, rule.legal_basis,
+            self.checker.rules.version,
+        )  # fmt: skip
+        at = info.started_at + timedelta(seconds=sentence.offset_s)
+        return violation(
+            info, charge, key=("speech", segment.segment_id, "off_card"),
+            when=(at, sentence.offset_s, sentence.end_offset_s), source="speech",
+            text=segment.text[sentence.start : sentence.end], evidence=evidence,
+            listing_id=on_stage.listing_id, product_id=product_id, off_card=True,
+        )  # fmt: skip
 
     def replay(
         self, info: StreamInfo, listings: Iterable[ListingEvent], segments: Iterable[TranscriptSegment]
@@ -161,14 +225,20 @@ class Monitor:
 def build_monitor(lexicon_dir: Path = LEXICON_DIR) -> Monitor:
     """The monitor with the lexicons and qualification rules of ``lexicon_dir``."""
     detector = load_detector(lexicon_dir)
-    return Monitor(detector, ListingChecker(load_rules(lexicon_dir), detector))
+    cards = CardBook(detector, load_card_rules(lexicon_dir))
+    return Monitor(detector, ListingChecker(load_rules(lexicon_dir), detector), cards)
 
 
 _SEVERITY_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 def speech_violation(
-    info: StreamInfo, segment: TranscriptSegment, claims: list[Claim], on_stage: ListingEvent | None
+    info: StreamInfo,
+    segment: TranscriptSegment,
+    claims: list[Claim],
+    on_stage: ListingEvent | None,
+    *,
+    off_card: bool = False,
 ) -> Violation:
     """The claims of one category heard in one segment, as one violation.
 
@@ -190,5 +260,5 @@ def speech_violation(
         when=(at, sentence.offset_s, sentence.end_offset_s),
         source="speech", text=segment.text[sentence.start : sentence.end], evidence=evidence,
         listing_id=on_stage.listing_id if on_stage else None,
-        product_id=on_stage.product_id if on_stage else None,
+        product_id=on_stage.product_id if on_stage else None, off_card=off_card,
     )  # fmt: skip

@@ -63,6 +63,7 @@ def violation(
     evidence: Evidence,
     listing_id: str | None = None,
     product_id: str | None = None,
+    off_card: bool = False,
 ) -> Violation:
     """The violation of ``party`` for ``charge``; ``key`` identifies it within the stream."""
     ts, offset_s, end_offset_s = when
@@ -87,4 +88,5 @@ def violation(
         lexicon_version=charge.lexicon_version,
         rewrite=charge.rewrite,
         evidence=evidence,
+        off_card=off_card,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pipeline.commands.speech import report_damage
 from pipeline.config import Settings
 from pipeline.errors import ConfigError, RecordError
 from pipeline.jsonl import write_objects
-from pipeline.records import StreamInfo, parse_datetime, to_dict
+from pipeline.records import Card, StreamInfo, parse_datetime, to_dict
 from pipeline.speech.audio import duration_s, is_url
 from pipeline.speech.live import Reconnect
 from pipeline.stream.analyze import analyze
@@ -184,6 +185,9 @@ def deadletter_list(ctx: click.Context, limit: int, as_json: bool) -> None:
 @click.option("--mcn-id", required=True)
 @click.option("--started-at", required=True, help="ISO 8601 with offset, e.g. 2026-11-20T20:00:00+08:00.")
 @click.option("--out", type=click.Path(dir_okay=False, allow_dash=True), required=True)
+@click.option("--card", "cards", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A card file taken as approved: speech off it is off-card (repeatable).")  # fmt: skip
 @click.pass_context
 def analyze_command(
     ctx: click.Context,
@@ -196,6 +200,7 @@ def analyze_command(
     mcn_id: str,
     started_at: str,
     out: str,
+    cards: tuple[Path, ...],
 ) -> None:
     """Analyse a recorded stream in-process (no servers): one violation per line to OUT.
 
@@ -204,14 +209,28 @@ def analyze_command(
     """
     settings = settings_of(ctx)
     info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at), source=str(audio))
+    approved = _approved_cards(cards, mcn_id)
     with tqdm(total=round(duration_s(audio) or 0, 1) or None, unit="s", desc="analyze", disable=None) as bar:
         result = analyze(
-            settings, audio=audio, listings=listings, ledger=ledger, info=info, progress=_advance(bar)
-        )
+            settings, audio=audio, listings=listings, ledger=ledger, info=info, progress=_advance(bar),
+            cards=approved,
+        )  # fmt: skip
     _report(result.errors)
     count = write_objects(out, (to_dict(v) for v in result.violations))
     click.echo(f"{count} violations from {len(result.segments)} transcript segments", err=out == "-")
     report_damage(ctx, result.audio)
+
+
+def _approved_cards(paths: tuple[Path, ...], mcn_id: str) -> list[Card]:
+    """The cards of ``paths``, taken as approved (each file's errors reported, its good cards kept)."""
+    from pipeline.ledger.cards import read_cards
+
+    approved: list[Card] = []
+    for path in paths:
+        read = read_cards(path, mcn_id=mcn_id)
+        _report(list(read.errors))
+        approved += [replace(c, status="approved", version=1) for c in read.cards]
+    return approved
 
 
 @click.command()

@@ -23,6 +23,7 @@ LABELS: dict[str, dict[Language, str]] = {
     "expired_qualification": {"zh": "资质已过期", "en": "Expired qualification"},
     "invalid_qualification": {"zh": "资质编号无效", "en": "Invalid qualification number"},
     "efficacy_without_registration": {"zh": "功效宣称无注册证", "en": "Efficacy claim without registration"},
+    "off_card": {"zh": "卖点卡外宣称", "en": "Statement off the approved card"},
 }
 
 SEVERITY_LABELS: dict[str, dict[Language, str]] = {

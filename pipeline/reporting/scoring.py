@@ -34,6 +34,8 @@ DISMISSED_SQL = (
 """Ids of violations whose latest review dismissed them (a false positive)."""
 
 _IN_PERIOD = "ts >= %(start)s AND ts < %(end)s"
+CONDUCT_SQL = "(kind IN ('claim', 'qualification') OR (kind = 'ledger' AND category = 'off_card'))"
+"""The violations that count as conduct: claims, qualification checks and off-card statements."""
 _VALID_TO = """'"valid_to":"([0-9]{4}-[0-9]{2}-[0-9]{2})"'"""
 _COLUMNS = "subject, mcn_id, grp, item, kind, category, severity, n, basis, value, deduction"
 
@@ -77,19 +79,20 @@ def _weight(rules: ScoringRules) -> str:
     w, k = rules.severity_weights, rules.kind_factors
     severity = f"multiIf(severity = 'high', {_num(w['high'])}, severity = 'medium', {_num(w['medium'])}, "
     severity += f"{_num(w['low'])})"
-    kind = f"multiIf(kind = 'claim', {_num(k['claim'])}, {_num(k['qualification'])})"
-    return f"{severity} * {kind}"
+    kind = f"multiIf(kind = 'qualification', {_num(k['qualification'])}, {_num(k['claim'])})"
+    return f"{severity} * {kind} * if(off_card = 1, {_num(rules.off_card_factor)}, 1.0)"
 
 
 def _conduct_part(rules: ScoringRules, level: Level) -> str:
     counts = (
-        f"SELECT {_key(level)} AS subject, mcn_id, kind, category, severity, count() AS cnt "
-        f"FROM violations FINAL WHERE {_IN_PERIOD} AND kind IN ('claim', 'qualification') "
+        f"SELECT {_key(level)} AS subject, mcn_id, kind, category, severity, off_card, count() AS cnt "
+        f"FROM violations FINAL WHERE {_IN_PERIOD} AND {CONDUCT_SQL} "
         f"AND {{scope}} AND event_id NOT IN ({DISMISSED_SQL}) "
-        "GROUP BY subject, mcn_id, kind, category, severity"
+        "GROUP BY subject, mcn_id, kind, category, severity, off_card"
     )
     return (
-        "SELECT subject, mcn_id, 'conduct' AS grp, 'violations' AS item, kind, category, severity, "
+        "SELECT subject, mcn_id, 'conduct' AS grp, if(off_card = 1, 'off_card_violations', 'violations') "
+        "AS item, kind, category, severity, "
         f"toFloat64(cnt) AS n, greatest(toFloat64(hrs), {_num(rules.min_monitored_hours)}) AS basis, "
         f"{_weight(rules)} * n / basis AS value, {_num(rules.points_per_weighted_hour)} * value AS deduction "
         f"FROM ({counts}) AS c ANY LEFT JOIN ({hours_sql(rules, level)}) AS h USING (subject, mcn_id)"
@@ -105,7 +108,8 @@ def _sales_part(rules: ScoringRules, level: Level) -> str:
     bad = (
         f"SELECT {_key(level)} AS subject, mcn_id, toUInt64(0) AS sold, "
         "toUInt64(uniqExact(stream_id, ifNull(listing_id, ''))) AS bad "
-        f"FROM violations FINAL WHERE {_IN_PERIOD} AND kind = 'ledger' AND {{scope}} "
+        f"FROM violations FINAL WHERE {_IN_PERIOD} AND kind = 'ledger' AND category != 'off_card' "
+        "AND {scope} "
         f"AND event_id NOT IN ({DISMISSED_SQL}) GROUP BY subject, mcn_id"
     )
     points = _num(rules.ledger_points["off_ledger_sales"])
@@ -298,6 +302,10 @@ _ITEM_TEXT: dict[str, dict[Language, str]] = {
     "violations": {
         "zh": "{what}：{count:.0f} 次，每小时加权 {value:.2f}",
         "en": "{what}: {count:.0f}, {value:.2f} weighted per hour",
+    },
+    "off_card_violations": {
+        "zh": "{what}（不在核准卖点卡上）：{count:.0f} 次，每小时加权 {value:.2f}",
+        "en": "{what}, off the approved card: {count:.0f}, {value:.2f} weighted per hour",
     },
     "off_ledger_sales": {
         "zh": "未入台账或未通过审核的在售商品 {count:.0f}/{basis:.0f}",

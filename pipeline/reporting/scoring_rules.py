@@ -41,6 +41,7 @@ class ScoringRules:
     ledger_max_deduction: float
     ledger_points: Mapping[str, float]
     grades: tuple[GradeBand, ...]
+    off_card_factor: float = 1.0
 
     def band(self, score: float) -> GradeBand:
         """The first (best) band whose minimum the score reaches."""
@@ -76,6 +77,7 @@ def _parse(data: Any) -> ScoringRules:
         ledger_max_deduction=_number(ledger, "max_deduction"),
         ledger_points={i: _number(_mapping(items, i), "points") for i in LEDGER_ITEMS},
         grades=_grades(_get(data, "grades")),
+        off_card_factor=_number(conduct, "off_card_factor"),
     )
 
 

@@ -8,7 +8,7 @@ streaming pipeline produces for the same input.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,7 +19,7 @@ from pipeline.config import Settings
 from pipeline.errors import RecordError
 from pipeline.jsonl import MAX_LINE_BYTES, read_records
 from pipeline.ledger.files import read_ledger
-from pipeline.records import AudioChunk, ListingEvent, StreamInfo, TranscriptSegment, Violation, decode
+from pipeline.records import AudioChunk, Card, ListingEvent, StreamInfo, TranscriptSegment, Violation, decode
 from pipeline.speech import models
 from pipeline.speech.asr import Transcriber, worker_options
 from pipeline.speech.audio import DecodeReport, decode_pcm
@@ -98,9 +98,11 @@ def analyze(
     model: LoadedModel | None = None,
     progress: Progress = lambda _s: None,
     bias_stage: bool = False,
+    cards: Sequence[Card] = (),
 ) -> Analysis:
     """Violations of one recorded stream, in time order. ``bias_stage``: decode each piece after the
-    title and brand of the listing on stage (an experiment, docs/speech.md "Biasing")."""
+    title and brand of the listing on stage (an experiment, docs/speech.md "Biasing"). ``cards``:
+    the approved selling-point cards the speech is held against (off-card, docs/cards.md)."""
     model = model or models.load(settings)
     transcriber = Transcriber(model, worker_options(model.device))
     monitor = build_monitor(settings.lexicon_dir)
@@ -112,6 +114,7 @@ def analyze(
         max_rows=settings.ledger_max_rows,
     )
     monitor.load_ledger(read.entries)
+    monitor.load_cards(cards)
     events, errors = read_listings(listings, settings.listing_max_line_bytes)
     damage = DecodeReport()
     chunks = speech_chunks(decode_pcm(audio, report=damage), info.stream_id, report=damage)

@@ -49,6 +49,7 @@ from pipeline.speech.asr import Transcriber, worker_options
 from pipeline.speech.models import LoadedModel
 from pipeline.speech.pieces import check_piece
 from pipeline.warehouse import Store
+from pipeline.warehouse.cards import approved_cards
 from pipeline.warehouse.ledger import current_ledger
 from pipeline.warehouse.rows import rows_for
 from pipeline.warehouse.sink import BatchingSink
@@ -59,6 +60,8 @@ T = TypeVar("T")
 
 WAREHOUSE_WAIT_FIRST_S = 1.0  # between tries of a query the warehouse could not answer (doubling)
 WAREHOUSE_WAIT_MAX_S = 15.0
+# how old the approved cards a worker holds may grow before a listing event reloads them
+CARDS_REFRESH_S = 30.0
 
 
 @dataclass
@@ -82,6 +85,7 @@ class Runtime:
     undropped: set[str] = field(default_factory=set)
     # where the rows the warehouse refuses for good go (the worker: the dead-letter topic)
     dead_letter: Callable[[DeadLetter], Awaitable[None]] | None = None
+    cards_loaded_at: float = 0.0  # loop time the approved cards were last loaded (docs/cards.md)
 
     # -- stream facts and listing events (the monitor agent) ----------------------------------------
 
@@ -89,6 +93,7 @@ class Runtime:
         """A stream fact or a listing event → its violations (its stream restored first, waiting
         out a warehouse outage)."""
         await self.ensure(record.stream_id)
+        await self.refresh_cards()
         if isinstance(record, StreamInfo):
             self.monitor.on_stream(record)
             found: list[Violation] = []
@@ -195,6 +200,17 @@ class Runtime:
         entries = await self.from_warehouse("loading the ledger", lambda: current_ledger(self.store))
         self.monitor.load_ledger(entries)
         log.info("ledger loaded from the warehouse: %d rows", len(entries))
+        await self.refresh_cards(force=True)
+
+    async def refresh_cards(self, *, force: bool = False) -> None:
+        """The approved selling-point cards from the warehouse, when those held are older than
+        ``CARDS_REFRESH_S`` (an approval reaches running workers with their next listing event)."""
+        now = asyncio.get_running_loop().time()
+        if not force and now - self.cards_loaded_at < CARDS_REFRESH_S:
+            return
+        self.cards_loaded_at = now
+        cards = await self.from_warehouse("loading the approved cards", lambda: approved_cards(self.store))
+        self.monitor.load_cards(cards)
 
     # -- restore ---------------------------------------------------------------------------------------
 
@@ -252,6 +268,7 @@ def create_runtime(settings: Settings, store: Store, *, model: LoadedModel | Non
     """The stage objects of a worker, the ledger loaded from the warehouse (every MCN)."""
     monitor = build_monitor(settings.lexicon_dir)
     monitor.load_ledger(current_ledger(store))
+    monitor.load_cards(approved_cards(store))
     model = model or models.load(settings)
     return Runtime(
         settings=settings,
