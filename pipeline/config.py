@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     broker_session_timeout_s: float = Field(
         30.0, gt=1.0, description="Consumer-group session timeout (a dead worker's partitions move after it)."
     )
+    broker_delivery_timeout_s: float = Field(
+        120.0, ge=1.0, description="How long a published record may go unacknowledged, retries included."
+    )
 
     # Worker
     transcribe_batch_pieces: int = Field(16, ge=1, description="Speech pieces decoded together at most.")

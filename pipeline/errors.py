@@ -7,6 +7,8 @@ ClaimWatchError                 base of everything below; the CLI prints it and 
 ├── AudioError                  an audio source cannot be opened or decoded (names the source)
 ├── ModelError                  a speech model cannot be found, assembled or verified
 ├── ServiceError                a local service (broker, clickhouse-server) failed to start
+│   ├── DeliveryError           records the broker did not acknowledge (names how many and which)
+│   └── TopicLayoutError        a topic's partitions differ from the configuration (names the fix)
 └── WarehouseError              a warehouse operation failed
     ├── WarehouseUnavailable    the store could not be reached after bounded retries (an outage:
     │                           waiting may cure it)
@@ -66,6 +68,14 @@ class ModelError(ClaimWatchError):
 
 class ServiceError(ClaimWatchError):
     """A local service failed to start or stop."""
+
+
+class DeliveryError(ServiceError):
+    """Records were handed to the broker and not acknowledged (failed, or expired unanswered)."""
+
+
+class TopicLayoutError(ServiceError):
+    """A topic is missing or has another partition count than the configuration says."""
 
 
 class WarehouseError(ClaimWatchError):

@@ -78,7 +78,12 @@ def _save(settings: Settings, result: LedgerRead) -> None:
     if settings.broker_url:  # running workers learn the new rows from the compacted ledger topic
         from pipeline.stream.publish import publish_ledger
 
-        sent = publish_ledger(settings.broker_url, settings.topic_partitions, result.entries)
+        sent = publish_ledger(
+            settings.broker_url,
+            settings.topic_partitions,
+            result.entries,
+            delivery_timeout_s=settings.broker_delivery_timeout_s,
+        )
         click.echo(f"published {sent} rows to the ledger topic at {settings.broker_url}")
 
 

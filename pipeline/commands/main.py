@@ -62,6 +62,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Surveillance scores (0-100) and grades per anchor and per MCN.",
     ),
     "serve": ("pipeline.commands.console:serve", "Serve the web console."),
+    "topics": (
+        "pipeline.commands.stream:topics_command",
+        "The broker's topics: their partitions against the configuration, and repair.",
+    ),
     "transcribe": (
         "pipeline.commands.speech:transcribe",
         "Transcribe AUDIO (an audio/video file or a live URL) to JSONL segments.",

@@ -1,4 +1,5 @@
-"""Streaming commands: `worker`, `ingest audio|listings`, `deadletter list`, `analyze`, `demo`."""
+"""Streaming commands: `worker`, `ingest audio|listings`, `topics status|repair`, `deadletter list`,
+`analyze`, `demo`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,14 @@ from pipeline.speech.audio import duration_s, is_url
 from pipeline.speech.live import Reconnect
 from pipeline.stream.analyze import analyze
 from pipeline.stream.ingest import AudioIngest, ingest_audio, ingest_listings
-from pipeline.stream.publish import Publisher, read_dead_letters
+from pipeline.stream.publish import (
+    Publisher,
+    layout_problems,
+    read_dead_letters,
+    repair_topics,
+    topic_partitions,
+)
+from pipeline.stream.topics import layout
 from pipeline.warehouse import Store
 
 
@@ -41,6 +49,15 @@ def _started_at(value: str | None) -> datetime:
         return parse_datetime(value, "--started-at")
     except RecordError as exc:
         raise click.BadParameter(exc.reason, param_hint="--started-at") from None
+
+
+def publisher_of(settings: Settings, command: str) -> Publisher:
+    """A publisher to the configured broker that checks every record's delivery."""
+    return Publisher(
+        broker_of(settings, command),
+        settings.topic_partitions,
+        delivery_timeout_s=settings.broker_delivery_timeout_s,
+    )
 
 
 def _report(errors: list[RecordError]) -> None:
@@ -98,7 +115,7 @@ def ingest_audio_command(
     info = StreamInfo(stream_id, anchor_id, mcn_id, _started_at(started_at))
     total = None if is_url(source) else duration_s(source)
     with (
-        Publisher(broker_of(settings, "ingest audio"), settings.topic_partitions) as publisher,
+        publisher_of(settings, "ingest audio") as publisher,
         tqdm(total=round(total or 0, 1) or None, unit="s", desc=stream_id, disable=None) as bar,
     ):
         done = ingest_audio(
@@ -145,12 +162,66 @@ def _advance(bar: tqdm) -> Callable[[float], None]:
 def ingest_listings_command(ctx: click.Context, file: str) -> None:
     """Publish listing events (JSONL, DESIGN.md §3.3; `-` reads stdin)."""
     settings = settings_of(ctx)
-    with Publisher(broker_of(settings, "ingest listings"), settings.topic_partitions) as publisher:
+    with publisher_of(settings, "ingest listings") as publisher:
         done = ingest_listings(publisher, file, max_line_bytes=settings.listing_max_line_bytes)
     _report(done.errors)
     click.echo(f"{done.published} listing events published, {len(done.errors)} skipped")
     if done.errors:
         ctx.exit(1)
+
+
+@click.group("topics")
+def topics_command() -> None:
+    """The broker's topics: their partitions against the configuration, and repair.
+
+    Every stream-keyed topic needs CLAIMWATCH_TOPIC_PARTITIONS partitions. A broker that restarts
+    empty creates a topic a client asks for with its own default, and a worker cannot run on that.
+    """
+
+
+@topics_command.command("status")
+@click.pass_context
+def topics_status(ctx: click.Context) -> None:
+    """Each topic's partitions against the configuration; exit status 1 when any differs."""
+    settings = settings_of(ctx)
+    found = topic_partitions(broker_of(settings, "topics status"))
+    for spec in layout(settings.topic_partitions):
+        have = found.get(spec.name)
+        state = "missing" if have is None else f"{have} partitions"
+        click.echo(
+            f"{spec.name}: {state}" + ("" if have == spec.partitions else f", {spec.partitions} expected")
+        )
+    problems = layout_problems(found, settings.topic_partitions)
+    for problem in problems:
+        click.echo(f"{problem}: run `claimwatch topics repair`")
+    if problems:
+        ctx.exit(1)
+
+
+@topics_command.command("repair")
+@click.option(
+    "--yes", is_flag=True, help="Delete and recreate the topics that differ (their records are lost)."
+)
+@click.pass_context
+def topics_repair(ctx: click.Context, yes: bool) -> None:
+    """Recreate each topic whose partitions differ from the configuration, create missing ones.
+
+    A recreated topic loses its records: stop the workers first, then ingest the streams that were
+    on it again (the warehouse keeps what was already stored). Without --yes it says what it would do.
+    """
+    settings = settings_of(ctx)
+    bootstrap = broker_of(settings, "topics repair")
+    problems = layout_problems(topic_partitions(bootstrap), settings.topic_partitions)
+    if not problems:
+        click.echo("every topic has its partitions: nothing to repair")
+        return
+    if not yes:
+        for problem in problems:
+            click.echo(f"would repair: {problem}")
+        click.echo("recreated topics lose their records: stop the workers, then run again with --yes")
+        ctx.exit(1)
+    for done in repair_topics(bootstrap, settings.topic_partitions):
+        click.echo(done)
 
 
 @click.group()
