@@ -8,9 +8,9 @@ import time
 import faust
 
 from pipeline.config import Settings
-from pipeline.errors import WarehouseUnavailable
+from pipeline.errors import ServiceError, WarehouseUnavailable
 from pipeline.stream.app import build
-from pipeline.stream.publish import ensure_topics
+from pipeline.stream.publish import check_reachable, ensure_topics
 from pipeline.stream.runtime import Runtime, create_runtime
 from pipeline.warehouse import Store, open_store
 
@@ -23,6 +23,7 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
     level = min(logging.getLogger().level, logging.INFO)  # a service logs what it does
     for noisy in ("faust", "mode", "aiokafka", "kafka"):  # their warnings and errors, not chatter
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+    wait_for_broker(bootstrap)
     ensure_topics(bootstrap, settings.topic_partitions)
     store, runtime = started(settings)
     try:
@@ -30,6 +31,19 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
         faust.Worker(app, loglevel=level).execute_from_commandline()
     finally:
         store.close()
+
+
+def wait_for_broker(bootstrap: str) -> None:
+    """Until the broker takes connections (a worker restarted while it is down waits for it)."""
+    delay = 1.0
+    while True:
+        try:
+            check_reachable(bootstrap)
+            return
+        except ServiceError as exc:
+            log.warning("waiting for the broker: %s; retry in %.0f s", exc, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, _MAX_WAIT_S)
 
 
 def started(settings: Settings) -> tuple[Store, Runtime]:

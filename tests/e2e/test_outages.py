@@ -3,7 +3,7 @@
 - ClickHouse stopped while a listing of a stream no worker has seen arrives: restoring that stream
   needs the warehouse; the event waits (without holding up the other agents) and is checked once
   the warehouse is back;
-- a worker started while ClickHouse is down: it waits for the warehouse, then works;
+- a worker started while ClickHouse or the broker is down: it waits for it, then works;
 - a worker joining after several ledger imports: table recovery on a broker whose end offsets count
   record batches (tansu) must not take any worker down, and every worker checks against the
   latest ledger.
@@ -231,6 +231,24 @@ def test_a_worker_started_while_clickhouse_is_down_waits_for_it(own_broker: str,
                 )  # fmt: skip
     finally:
         server.stop()
+
+
+def test_a_worker_started_while_the_broker_is_down_waits_for_it(
+    clickhouse_server: ClickHouseServer, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        warehouse="server", clickhouse_port=clickhouse_server.port, clickhouse_database=unique_database(),
+        data_dir=tmp_path, topic_partitions=4,
+    )  # fmt: skip
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")  # its port chosen, not started yet
+    env = env_of(settings, broker.bootstrap)
+    with workers(env, tmp_path) as (worker,):
+        wait_for(lambda: "waiting for the broker" in worker.output(), timeout_s=60, why=worker.output)
+        time.sleep(3)
+        assert worker.alive(), worker.output()[-3000:]
+        with broker:  # starts it
+            wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
+            assert worker.alive()
 
 
 # ---------------------------------------------------------------------------------------------
