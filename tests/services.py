@@ -99,6 +99,13 @@ class ClickHouseServer:
                 process.kill()
                 process.wait()
 
+    def kill(self) -> None:
+        """SIGKILL: the server dies mid-write, as on a power cut (its data stays on disk)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait()
+
     def pause(self) -> None:
         """Freeze the server (SIGSTOP): connections hang as in a network partition."""
         assert self._process is not None
