@@ -25,9 +25,11 @@ def test_a_paused_server_is_named_hung_in_the_log_and_the_error(
         store.migrate()
         server.pause()
         began = time.monotonic()
-        with caplog.at_level(logging.WARNING, logger="pipeline.warehouse.store"):
-            with pytest.raises(WarehouseUnavailable, match="does not reply") as raised:
-                store.query("SELECT count() AS n FROM violations")
+        with (
+            caplog.at_level(logging.WARNING, logger="pipeline.warehouse.store"),
+            pytest.raises(WarehouseUnavailable, match="does not reply") as raised,
+        ):
+            store.query("SELECT count() AS n FROM violations")
         waited = time.monotonic() - began
         assert waited < 100  # two attempts of the 30 s answer timeout, not the driver's 300 s
         warned = [r.getMessage() for r in caplog.records if "does not reply" in r.getMessage()]
