@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import faust
 
@@ -16,6 +18,7 @@ from pipeline.warehouse import Store, open_store
 
 log = logging.getLogger(__name__)
 _MAX_WAIT_S = 15.0
+T = TypeVar("T")
 
 
 def run_worker(settings: Settings, bootstrap: str) -> None:
@@ -35,34 +38,32 @@ def run_worker(settings: Settings, bootstrap: str) -> None:
 
 def wait_for_broker(bootstrap: str) -> None:
     """Until the broker takes connections (a worker restarted while it is down waits for it)."""
-    delay = 1.0
-    while True:
-        try:
-            check_reachable(bootstrap)
-            return
-        except ServiceError as exc:
-            log.warning("waiting for the broker: %s; retry in %.0f s", exc, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, _MAX_WAIT_S)
+    _until_up("the broker", lambda: check_reachable(bootstrap), ServiceError)
 
 
 def started(settings: Settings) -> tuple[Store, Runtime]:
-    """The warehouse opened and the runtime built, waiting out an outage however long it lasts (a
-    worker restarted while ClickHouse is down would otherwise exit; SIGTERM still ends the wait)."""
+    """The warehouse opened and the runtime built (the ledger loaded from it), waiting out an outage
+    however long it lasts (a worker restarted while ClickHouse is down would otherwise exit)."""
+    return _until_up("the warehouse", lambda: _opened(settings), WarehouseUnavailable)
+
+
+def _opened(settings: Settings) -> tuple[Store, Runtime]:
+    store = open_store(settings)
+    try:
+        return store, create_runtime(settings, store)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _until_up(what: str, attempt: Callable[[], T], outage: type[Exception]) -> T:
+    """``attempt()`` again after 1, 2, 4 .. 15 s for as long as it fails with ``outage`` (SIGTERM
+    still ends the wait: nothing has started yet that needs a goodbye)."""
     delay = 1.0
     while True:
         try:
-            store = open_store(settings)
-        except WarehouseUnavailable as exc:
-            log.warning("waiting for the warehouse to start: %s; retry in %.0f s", exc, delay)
-        else:
-            try:
-                return store, create_runtime(settings, store)
-            except WarehouseUnavailable as exc:
-                store.close()
-                log.warning("waiting for the warehouse to load the ledger: %s; retry in %.0f s", exc, delay)
-            except BaseException:
-                store.close()
-                raise
+            return attempt()
+        except outage as exc:
+            log.warning("waiting for %s: %s; retry in %.0f s", what, exc, delay)
         time.sleep(delay)
         delay = min(delay * 2, _MAX_WAIT_S)
