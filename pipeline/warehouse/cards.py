@@ -19,6 +19,7 @@ from typing import Any
 
 from pipeline.records import Card, decode, to_dict
 from pipeline.warehouse import Store
+from pipeline.warehouse.sql import where_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,18 +98,10 @@ def card_versions(
     store: Store, mcn_id: str | None = None, product_id: str | None = None, *, as_of: datetime | None = None
 ) -> list[Card]:
     """Every version in scope, each in its latest state (approved once an approval row exists)."""
-    where: list[str] = ["1 = 1"]
-    params: dict[str, object] = {}
-    for name, value in (("mcn_id", mcn_id), ("product_id", product_id)):
-        if value is not None:
-            where.append(f"{name} = %({name})s")
-            params[name] = value
-    if as_of is not None:
-        where.append("updated_at <= %(as_of)s")
-        params["as_of"] = as_of
+    where, params = where_clause({"mcn_id": mcn_id, "product_id": product_id}, as_of=("updated_at", as_of))
     rows = store.query(
         "SELECT mcn_id, product_id, version, change, raw FROM cards FINAL "
-        f"WHERE {' AND '.join(where)} ORDER BY mcn_id, product_id, version, change",
+        f"{where} ORDER BY mcn_id, product_id, version, change",
         params or None,
     )
     state: dict[tuple[str, str, int], Card] = {}

@@ -16,6 +16,7 @@ from datetime import datetime
 from pipeline.records import LedgerEntry, decode, stable_id
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import ledger_row
+from pipeline.warehouse.sql import where_clause
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,17 +59,10 @@ def current_ledger(
     store: Store, mcn_id: str | None = None, *, as_of: datetime | None = None
 ) -> list[LedgerEntry]:
     """The latest version of each product (of one MCN, or all), or the one standing at ``as_of``."""
-    where = ["1 = 1"]
-    params: dict[str, object] = {}
-    if mcn_id is not None:
-        where.append("mcn_id = %(mcn_id)s")
-        params["mcn_id"] = mcn_id
-    if as_of is not None:
-        where.append("imported_at <= %(as_of)s")
-        params["as_of"] = as_of
+    where, params = where_clause({"mcn_id": mcn_id}, as_of=("imported_at", as_of))
     rows = store.query(
         "SELECT mcn_id, product_id, argMax(raw, imported_at) AS raw FROM ledger FINAL "
-        f"WHERE {' AND '.join(where)} GROUP BY mcn_id, product_id ORDER BY mcn_id, product_id",
+        f"{where} GROUP BY mcn_id, product_id ORDER BY mcn_id, product_id",
         params or None,
     )
     return [decode(LedgerEntry, r["raw"]) for r in rows]

@@ -71,6 +71,23 @@ def render(sql: str, params: Mapping[str, Any] | None = None) -> str:
     return _PARAM.sub(substitute, sql)
 
 
+def where_clause(
+    equal: Mapping[str, Any], *, as_of: tuple[str, datetime | None] = ("", None)
+) -> tuple[str, dict[str, Any]]:
+    """``WHERE`` text and parameters for the given columns equal to their values (a None value
+    filters nothing) and, with ``as_of=(column, time)``, that time column at or before it."""
+    where, params = ["1 = 1"], {}
+    for column, value in equal.items():
+        if value is not None:
+            where.append(f"{quote_identifier(column)} = %({column})s")
+            params[column] = value
+    column, at = as_of
+    if at is not None:
+        where.append(f"{quote_identifier(column)} <= %(as_of)s")
+        params["as_of"] = at
+    return "WHERE " + " AND ".join(where), params
+
+
 def to_utc(value: datetime) -> datetime:
     """An aware datetime in UTC; naive datetimes are refused (they are ambiguous)."""
     if value.tzinfo is None:
