@@ -137,7 +137,8 @@ class Cluster:
     root: Path
     endpoint: str
     broker: EmbeddedBroker
-    clickhouse: ClickHouseServer
+    clickhouse: ClickHouseServer  # restarted on the same port and data: ``settings`` stay true
+    settings: Settings
     env: dict[str, str]
     workers: list[Worker] = field(default_factory=list)
     started: int = 0
@@ -203,7 +204,7 @@ def run(streams: int, worker_count: int, kills: int, seed: int, root: Path) -> O
         broker = durable_broker(root, endpoint)
         env = env_of(settings, broker.bootstrap)
         env["CLAIMWATCH_WAREHOUSE_RETRIES"] = "4"
-        cluster = Cluster(root, endpoint, broker, clickhouse, env)
+        cluster = Cluster(root, endpoint, broker, clickhouse, settings, env)
         try:
             claimwatch(env, "ledger", "import", str(sample.ledger), "--mcn-id", sample.mcn_id)
             for _ in range(worker_count):
@@ -260,8 +261,8 @@ def _chaos(
     for feeder in feeders:
         feeder.join()
     reference = set().union(*expected.values())
-    stored = _settle(cluster, reference)
-    with open_store(_settings_of(cluster)) as store:
+    with open_store(cluster.settings) as store:
+        stored = _settle(store, reference)
         unfolded = _unfolded(store)
     for failure in failures:
         print(f"ingest failed: {failure}", flush=True)
@@ -275,30 +276,20 @@ def _chaos(
     )
 
 
-def _settings_of(cluster: Cluster) -> Settings:
-    return load_settings(
-        warehouse="server",
-        clickhouse_port=cluster.clickhouse.port,
-        clickhouse_database=cluster.env["CLAIMWATCH_CLICKHOUSE_DATABASE"],
-        data_dir=cluster.root,
-    )
-
-
-def _settle(cluster: Cluster, reference: Violations, timeout_s: float = 300.0) -> Violations:
+def _settle(store: Store, reference: Violations, timeout_s: float = 300.0) -> Violations:
     """The stored violations once the pipeline caught up (all found, or nothing new for 60 s)."""
     deadline = time.monotonic() + timeout_s
     last: Violations = set()
     changed = time.monotonic()
-    with open_store(_settings_of(cluster)) as store:
-        while time.monotonic() < deadline:
-            stored = violations(store)
-            if stored != last:
-                last, changed = stored, time.monotonic()
-            if reference <= stored or time.monotonic() - changed > 60.0:
-                break
-            time.sleep(2.0)
-        time.sleep(5.0)  # anything late still lands
-        return violations(store)
+    while time.monotonic() < deadline:
+        stored = violations(store)
+        if stored != last:
+            last, changed = stored, time.monotonic()
+        if reference <= stored or time.monotonic() - changed > 60.0:
+            break
+        time.sleep(2.0)
+    time.sleep(5.0)  # anything late still lands
+    return violations(store)
 
 
 def _unfolded(store: Store) -> int:
