@@ -71,10 +71,13 @@ class Outcome:
     kills: Counter[str]
     streams: int
     expected: int
+    missing: tuple[tuple[str, str, str], ...] = ()  # (event id, kind, category) analyze found, not stored
 
     def line(self) -> str:
         kills = sum(self.kills.values())
-        return f"lost {self.lost} / duplicated {self.duplicated} / crashed {self.crashed} over {kills} kills"
+        line = f"lost {self.lost} / duplicated {self.duplicated} / crashed {self.crashed} over {kills} kills"
+        lost = [f"\n  lost: {kind} {category} {event_id}" for event_id, kind, category in self.missing]
+        return line + "".join(lost)
 
 
 @contextmanager
@@ -268,6 +271,7 @@ def _chaos(
         print(f"ingest failed: {failure}", flush=True)
     return Outcome(
         lost=len(reference - stored),
+        missing=tuple(sorted(reference - stored)),
         duplicated=len(stored - reference) + unfolded,
         crashed=cluster.crashed_workers() + len(failures),
         kills=made,
