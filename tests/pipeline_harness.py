@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -150,3 +153,33 @@ def stream_finished(store: Store, stream_id: str, expected: Violations) -> bool:
         {"s": stream_id},
     )
     return bool(ended[0]["n"]) and expected <= violations(store, stream_id)
+
+
+Hit = tuple[float, dict[str, Any]]  # when a webhook POST arrived (time.monotonic()) and its JSON body
+
+
+@contextmanager
+def webhook() -> Iterator[tuple[str, list[Hit]]]:
+    """A local HTTP server (an alert target) that records what is POSTed to it: its URL, the hits."""
+    received: list[Hit] = []
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # the stdlib's name
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((time.monotonic(), body))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"errcode": 0}')
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -13,14 +13,10 @@ Listing events only (no audio): the checks are computed in-process for the expec
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,7 +30,16 @@ from pipeline.stream.publish import Publisher
 from pipeline.warehouse import Store, open_store
 from pipeline.warehouse.ledger import current_ledger
 from tests.conftest import unique_database
-from tests.pipeline_harness import Violations, Worker, claimwatch, env_of, violations, wait_for, workers
+from tests.pipeline_harness import (
+    Violations,
+    Worker,
+    claimwatch,
+    env_of,
+    violations,
+    wait_for,
+    webhook,
+    workers,
+)
 from tests.services import ClickHouseServer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -46,6 +51,19 @@ SAMPLE = load_sample()
 def own_broker(tmp_path: Path) -> Iterator[str]:
     with EmbeddedBroker(log_path=tmp_path / "tansu.log") as running:
         yield running.bootstrap
+
+
+@pytest.fixture
+def own_clickhouse(tmp_path: Path) -> Iterator[tuple[ClickHouseServer, Settings]]:
+    """A clickhouse-server of this test alone (the test stops and starts it) and its settings."""
+    server = ClickHouseServer(tmp_path / "ch").start()
+    try:
+        yield server, load_settings(
+            warehouse="server", clickhouse_port=server.port, clickhouse_database="outage",
+            data_dir=tmp_path, topic_partitions=4,
+        )  # fmt: skip
+    finally:
+        server.stop()
 
 
 def listings_of(stream_id: str, folder: Path) -> tuple[Path, list[ListingEvent]]:
@@ -77,33 +95,6 @@ def assigned(worker: Worker) -> bool:
 # ClickHouse down while a new stream is restored
 
 
-@contextmanager
-def webhook() -> Iterator[tuple[str, list[float]]]:
-    """A local HTTP server noting when each POST arrived (time.monotonic())."""
-    received: list[float] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # the stdlib's name
-            self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(time.monotonic())
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"errcode": 0}')
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 def a_high_violation(events: list[ListingEvent]) -> Violation:
     """A high-severity violation record of these events (any will do: it is only alerted)."""
     monitor = build_monitor()
@@ -112,125 +103,104 @@ def a_high_violation(events: list[ListingEvent]) -> Violation:
 
 
 def test_clickhouse_down_while_a_new_stream_is_restored_loses_and_stalls_nothing(
-    own_broker: str, tmp_path: Path
+    own_broker: str, own_clickhouse: tuple[ClickHouseServer, Settings], tmp_path: Path
 ) -> None:
-    server = ClickHouseServer(tmp_path / "ch").start()
-    settings = load_settings(
-        warehouse="server", clickhouse_port=server.port, clickhouse_database="restore_outage",
-        data_dir=tmp_path, topic_partitions=4,
-    )  # fmt: skip
+    server, settings = own_clickhouse
     stream_id = "fresh-001"
     path, events = listings_of(stream_id, tmp_path)
-    try:
-        with webhook() as (url, received), open_store(settings) as store:
-            alerts = tmp_path / "alerts.yaml"
-            alerts.write_text(f"{SAMPLE.mcn_id}:\n  - url: {url}\n", encoding="utf-8")
-            env = env_of(settings, own_broker)
-            for name in ("CLAIMWATCH_WAREHOUSE_RETRIES", "CLAIMWATCH_WAREHOUSE_BACKOFF_S"):
-                del env[name]  # the defaults: a store gives up after ~15 s of retries
-            env["CLAIMWATCH_ALERTS_FILE"] = str(alerts)
-            claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
-            expected = expected_checks(store, events)
-            assert any(category == "off_ledger" for _, _, category in expected)
-            with workers(env, tmp_path) as (worker,):
-                wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
-                time.sleep(5)  # the assignment settles
-                server.stop()
-                down_at = time.monotonic()
-                claimwatch(env, "ingest", "listings", str(path))  # a stream the worker has never seen
-                time.sleep(3)  # its restore is waiting on the warehouse
-                with Publisher(own_broker, settings.topic_partitions) as publisher:
-                    publisher.send(topics.VIOLATIONS, stream_id, a_high_violation(events))
-                sent_at = time.monotonic()
-                # the alert agent goes on while the monitor agent waits for the warehouse
-                wait_for(lambda: received, timeout_s=8, every_s=0.2, why=lambda: worker.output()[-3000:])
-                assert received[0] - sent_at < 8
-                time.sleep(max(0.0, 35 - (time.monotonic() - down_at)))  # past the store's retries
-                assert worker.alive()
-                server.start()
-                wait_for(
-                    lambda: violations(store, stream_id) == expected, timeout_s=120,
-                    why=lambda: f"{violations(store, stream_id)} vs {expected}\n{worker.output()[-3000:]}",
-                )  # fmt: skip
-                wait_for(
-                    lambda: stored_listings(store, stream_id) == len(events), timeout_s=60,
-                    why=lambda: f"{stored_listings(store, stream_id)} of {len(events)} listing events stored",
-                )  # fmt: skip
-                time.sleep(3)
-                assert violations(store, stream_id) == expected
-                assert worker.alive()
-    finally:
-        server.stop()
+    with webhook() as (url, received), open_store(settings) as store:
+        alerts = tmp_path / "alerts.yaml"
+        alerts.write_text(f"{SAMPLE.mcn_id}:\n  - url: {url}\n", encoding="utf-8")
+        env = env_of(settings, own_broker)
+        for name in ("CLAIMWATCH_WAREHOUSE_RETRIES", "CLAIMWATCH_WAREHOUSE_BACKOFF_S"):
+            del env[name]  # the defaults: a store gives up after ~15 s of retries
+        env["CLAIMWATCH_ALERTS_FILE"] = str(alerts)
+        claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+        expected = expected_checks(store, events)
+        assert any(category == "off_ledger" for _, _, category in expected)
+        with workers(env, tmp_path) as (worker,):
+            wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
+            time.sleep(5)  # the assignment settles
+            server.stop()
+            down_at = time.monotonic()
+            claimwatch(env, "ingest", "listings", str(path))  # a stream the worker has never seen
+            time.sleep(3)  # its restore is waiting on the warehouse
+            with Publisher(own_broker, settings.topic_partitions) as publisher:
+                publisher.send(topics.VIOLATIONS, stream_id, a_high_violation(events))
+            sent_at = time.monotonic()
+            # the alert agent goes on while the monitor agent waits for the warehouse
+            wait_for(lambda: received, timeout_s=8, every_s=0.2, why=lambda: worker.output()[-3000:])
+            assert received[0][0] - sent_at < 8
+            time.sleep(max(0.0, 35 - (time.monotonic() - down_at)))  # past the store's retries
+            assert worker.alive()
+            server.start()
+            wait_for(
+                lambda: violations(store, stream_id) == expected, timeout_s=120,
+                why=lambda: f"{violations(store, stream_id)} vs {expected}\n{worker.output()[-3000:]}",
+            )  # fmt: skip
+            wait_for(
+                lambda: stored_listings(store, stream_id) == len(events), timeout_s=60,
+                why=lambda: f"{stored_listings(store, stream_id)} of {len(events)} listing events stored",
+            )  # fmt: skip
+            time.sleep(3)
+            assert violations(store, stream_id) == expected
+            assert worker.alive()
 
 
 def test_a_worker_stopped_while_a_restore_waits_leaves_the_event_to_the_next(
-    own_broker: str, tmp_path: Path
+    own_broker: str, own_clickhouse: tuple[ClickHouseServer, Settings], tmp_path: Path
 ) -> None:
-    server = ClickHouseServer(tmp_path / "ch").start()
-    settings = load_settings(
-        warehouse="server", clickhouse_port=server.port, clickhouse_database="restore_stop",
-        data_dir=tmp_path, topic_partitions=4,
-    )  # fmt: skip
+    server, settings = own_clickhouse
     stream_id = "fresh-002"
     path, events = listings_of(stream_id, tmp_path)
-    try:
-        with open_store(settings) as store:
-            env = env_of(settings, own_broker)
-            claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
-            expected = expected_checks(store, events)
-            with workers(env, tmp_path) as (first,):
-                wait_for(lambda: assigned(first), timeout_s=120, why=first.output)
-                time.sleep(5)  # the assignment settles
-                server.stop()
-                claimwatch(env, "ingest", "listings", str(path))
-                wait_for(lambda: "store unreachable" in first.output(), timeout_s=60, why=first.output)
-                stopping = time.monotonic()
-                first.stop()  # SIGTERM while the event waits: it must not be committed
-                assert time.monotonic() - stopping < 25, "the worker did not stop by itself"
-            server.start()
-            (tmp_path / "again").mkdir()
-            with workers(env, tmp_path / "again") as (second,):
-                wait_for(
-                    lambda: stored_listings(store, stream_id) == len(events), timeout_s=120,
-                    why=lambda: f"{stored_listings(store, stream_id)} of {len(events)} stored\n"
-                    + second.output()[-3000:],
-                )  # fmt: skip
-                wait_for(lambda: violations(store, stream_id) == expected, timeout_s=30)
-    finally:
-        server.stop()
+    with open_store(settings) as store:
+        env = env_of(settings, own_broker)
+        claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+        expected = expected_checks(store, events)
+        with workers(env, tmp_path) as (first,):
+            wait_for(lambda: assigned(first), timeout_s=120, why=first.output)
+            time.sleep(5)  # the assignment settles
+            server.stop()
+            claimwatch(env, "ingest", "listings", str(path))
+            wait_for(lambda: "store unreachable" in first.output(), timeout_s=60, why=first.output)
+            stopping = time.monotonic()
+            first.stop()  # SIGTERM while the event waits: it must not be committed
+            assert time.monotonic() - stopping < 25, "the worker did not stop by itself"
+        server.start()
+        (tmp_path / "again").mkdir()
+        with workers(env, tmp_path / "again") as (second,):
+            wait_for(
+                lambda: stored_listings(store, stream_id) == len(events), timeout_s=120,
+                why=lambda: f"{stored_listings(store, stream_id)} of {len(events)} stored\n"
+                + second.output()[-3000:],
+            )  # fmt: skip
+            wait_for(lambda: violations(store, stream_id) == expected, timeout_s=30)
 
 
-def test_a_worker_started_while_clickhouse_is_down_waits_for_it(own_broker: str, tmp_path: Path) -> None:
+def test_a_worker_started_while_clickhouse_is_down_waits_for_it(
+    own_broker: str, own_clickhouse: tuple[ClickHouseServer, Settings], tmp_path: Path
+) -> None:
     """A worker (re)started during an outage (a supervisor restarting it, bench/chaos.py) waits for
     the warehouse and then works; it does not exit on the store's spent retries."""
-    server = ClickHouseServer(tmp_path / "ch").start()
-    settings = load_settings(
-        warehouse="server", clickhouse_port=server.port, clickhouse_database="start_outage",
-        data_dir=tmp_path, topic_partitions=4,
-    )  # fmt: skip
+    server, settings = own_clickhouse
     stream_id = "fresh-003"
     path, events = listings_of(stream_id, tmp_path)
-    try:
-        with open_store(settings) as store:
-            env = env_of(settings, own_broker)  # the store gives up after 2 retries of 0.2 s, 0.4 s
-            claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
-            expected = expected_checks(store, events)
-            server.stop()
-            with workers(env, tmp_path) as (worker,):
-                wait_for(
-                    lambda: "waiting for the warehouse" in worker.output(), timeout_s=60, why=worker.output
-                )
-                time.sleep(5)  # several of the store's rounds of retries spent
-                assert worker.alive(), worker.output()[-3000:]
-                server.start()
-                wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
-                claimwatch(env, "ingest", "listings", str(path))
-                wait_for(
-                    lambda: violations(store, stream_id) == expected, timeout_s=120,
-                    why=lambda: f"{violations(store, stream_id)} vs {expected}\n{worker.output()[-3000:]}",
-                )  # fmt: skip
-    finally:
+    with open_store(settings) as store:
+        env = env_of(settings, own_broker)  # the store gives up after 2 retries of 0.2 s, 0.4 s
+        claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+        expected = expected_checks(store, events)
         server.stop()
+        with workers(env, tmp_path) as (worker,):
+            wait_for(lambda: "waiting for the warehouse" in worker.output(), timeout_s=60, why=worker.output)
+            time.sleep(5)  # several of the store's rounds of retries spent
+            assert worker.alive(), worker.output()[-3000:]
+            server.start()
+            wait_for(lambda: assigned(worker), timeout_s=120, why=worker.output)
+            claimwatch(env, "ingest", "listings", str(path))
+            wait_for(
+                lambda: violations(store, stream_id) == expected, timeout_s=120,
+                why=lambda: f"{violations(store, stream_id)} vs {expected}\n{worker.output()[-3000:]}",
+            )  # fmt: skip
 
 
 def test_a_worker_started_while_the_broker_is_down_waits_for_it(

@@ -16,10 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -46,6 +43,7 @@ from tests.pipeline_harness import (
     stream_finished,
     violations,
     wait_for,
+    webhook,
     workers,
 )
 from tests.services import ClickHouseServer
@@ -144,34 +142,8 @@ def test_embedded_pipeline_matches_analyze_and_alerts_the_mcn(
             lambda: len(received) >= len(high), timeout_s=10, why=lambda: f"{len(received)} of {len(high)}"
         )
     assert len(received) == len(high) > 0
-    assert all(body["msgtype"] == "markdown" for body in received)
-    assert any("全网最低价" in body["markdown"]["content"] for body in received)
-
-
-@contextmanager
-def webhook() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A local HTTP server that records the JSON bodies POSTed to it."""
-    received: list[dict[str, Any]] = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # the stdlib's name
-            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(b'{"errcode": 0}')
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
-    finally:
-        server.shutdown()
-        server.server_close()
+    assert all(body["msgtype"] == "markdown" for _, body in received)
+    assert any("全网最低价" in body["markdown"]["content"] for _, body in received)
 
 
 def test_a_running_worker_learns_ledger_rows_from_the_ledger_topic(
