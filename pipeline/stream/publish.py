@@ -50,6 +50,22 @@ def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
     raise ServiceError(f"broker {bootstrap} unreachable ({'; '.join(problems)})")
 
 
+def wait_reachable(bootstrap: str, timeout_s: float) -> None:
+    """:func:`check_reachable`, asked again after 0.5, 1, 2 .. 5 s until ``timeout_s`` has passed."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.5
+    while True:
+        try:
+            check_reachable(bootstrap)
+            return
+        except ServiceError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("broker %s unreachable; asking again in %.1f s", bootstrap, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
 REPAIR = "claimwatch topics repair"
 
 
@@ -266,6 +282,8 @@ class Publisher:
         finally:
             with contextlib.suppress(KafkaError):
                 self._producer.close(timeout=5)
+        # every record is acknowledged: a broker down just now is waited for, within the bound
+        wait_reachable(self.bootstrap, self.delivery_timeout_s)
         found = topic_partitions(self.bootstrap)
         problems = layout_problems(found, self.partitions)
         if problems:  # delivered, but onto topics the broker made anew while we published
