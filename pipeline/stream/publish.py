@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 _COMPACTED = {"cleanup.policy": "compact"}
 _LINGER_MS = 5
 _SHOWN = 12  # undelivered records named in an error; the rest are counted
+_START_WAIT_S = 30.0  # at most, for a broker unreachable when a publisher starts
 
 
 def check_reachable(bootstrap: str, timeout_s: float = 5.0) -> None:
@@ -193,6 +194,8 @@ class Publisher:
     """
 
     def __init__(self, bootstrap: str, partitions: int, *, delivery_timeout_s: float = 120.0) -> None:
+        # a broker restarting as publishing begins is waited for, as one record would be
+        wait_reachable(bootstrap, min(delivery_timeout_s, _START_WAIT_S))
         ensure_topics(bootstrap, partitions)
         self.bootstrap, self.partitions = bootstrap, partitions
         self.delivery_timeout_s = delivery_timeout_s
@@ -282,7 +285,7 @@ class Publisher:
         finally:
             with contextlib.suppress(KafkaError):
                 self._producer.close(timeout=5)
-        # every record is acknowledged: a broker down just now is waited for, within the bound
+        # every record is acknowledged: a broker down just now is waited for, as one record would be
         wait_reachable(self.bootstrap, self.delivery_timeout_s)
         found = topic_partitions(self.bootstrap)
         problems = layout_problems(found, self.partitions)

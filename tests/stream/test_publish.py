@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
@@ -74,6 +76,20 @@ def test_ledger_rows_go_to_the_compacted_topic_keyed_by_mcn_and_product(broker: 
 
 def test_an_unreachable_broker_is_a_clear_error() -> None:
     with pytest.raises(ServiceError, match=r"broker 127\.0\.0\.1:9 unreachable \(127\.0\.0\.1:9: .*refused"):
-        Publisher("127.0.0.1:9", 1)
+        Publisher("127.0.0.1:9", 1, delivery_timeout_s=1.0)
     with pytest.raises(ServiceError, match="not-a-port"):
         ensure_topics("localhost:not-a-port", 1)
+
+
+def test_a_broker_restarting_as_publishing_begins_is_waited_for(tmp_path: Path) -> None:
+    """bench/chaos.py: a broker killed just as `ingest audio` starts made it exit 'unreachable'."""
+    broker = EmbeddedBroker(log_path=tmp_path / "tansu.log")  # its port chosen, not started yet
+    starter = threading.Timer(2.0, broker.start)
+    starter.start()
+    try:
+        with Publisher(broker.bootstrap, 2, delivery_timeout_s=20.0) as publisher:
+            publisher.send_raw(topics.LEDGER, b"k", b"{}")
+        assert publisher.sent == 1
+    finally:
+        starter.join()
+        broker.stop()
