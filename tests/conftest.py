@@ -15,16 +15,21 @@ import pytest
 
 from pipeline.config import Settings, load_settings
 from pipeline.stream.broker import EmbeddedBroker
+from pipeline.stream.publish import ensure_topics
 from pipeline.warehouse import Store, open_store
 from tests.services import ClickHouseServer
 
 SHARED_DATA = Path(__file__).resolve().parent / "data"
+SHARED_PARTITIONS: int = Settings.model_fields["topic_partitions"].default
 
 
 @pytest.fixture(scope="session")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's broker, its topics laid out with SHARED_PARTITIONS (the default setting), as
+    every test using it must expect: a test that needs another layout starts its own broker."""
     log = tmp_path_factory.mktemp("tansu") / "tansu.log"
     with EmbeddedBroker(log_path=log) as running:
+        ensure_topics(running.bootstrap, SHARED_PARTITIONS)
         yield running.bootstrap
 
 

@@ -16,6 +16,7 @@ from pipeline.records import LedgerEntry, StreamInfo, decode
 from pipeline.stream import topics
 from pipeline.stream.broker import EmbeddedBroker
 from pipeline.stream.publish import Publisher, ensure_topics, publish_ledger
+from tests.conftest import SHARED_PARTITIONS
 
 pytestmark = pytest.mark.integration
 
@@ -55,7 +56,7 @@ def test_topics_are_created_once_with_their_partitions() -> None:
 
 def test_records_are_sent_keyed_by_stream_and_acknowledged_on_close(broker: str) -> None:
     streams = [StreamInfo(f"pub-{uuid.uuid4().hex[:8]}", "anchor-1", "mcn-a", T0) for _ in range(5)]
-    with Publisher(broker, 4) as publisher:
+    with Publisher(broker, SHARED_PARTITIONS) as publisher:
         for info in streams:
             publisher.send(topics.STREAMS, info.stream_id, info)
         assert publisher.sent == 5
@@ -68,7 +69,7 @@ def test_records_are_sent_keyed_by_stream_and_acknowledged_on_close(broker: str)
 def test_ledger_rows_go_to_the_compacted_topic_keyed_by_mcn_and_product(broker: str) -> None:
     mcn = f"mcn-{uuid.uuid4().hex[:6]}"
     rows = [LedgerEntry(f"P-{n}", mcn, f"商品{n}", "牌", "other", "approved") for n in range(3)]
-    assert publish_ledger(broker, 4, rows) == 3
+    assert publish_ledger(broker, SHARED_PARTITIONS, rows) == 3
     keys = {topics.ledger_key(mcn, r.product_id).encode() for r in rows}
     back = read_back(broker, topics.LEDGER, keys)
     assert sorted(decode(LedgerEntry, v).product_id for v in back.values()) == ["P-0", "P-1", "P-2"]
