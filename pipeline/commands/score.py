@@ -12,6 +12,7 @@ from pipeline.reporting.categories import Language
 from pipeline.reporting.scope import Period, Scope
 from pipeline.reporting.scoring import LEVELS, Level, Score, compute_scores, explain
 from pipeline.reporting.scoring_rules import ScoringRules, load_rules
+from pipeline.reporting.selection import SelectionFigures, describe_selection, selection_figures
 from pipeline.warehouse import open_store
 
 
@@ -44,16 +45,22 @@ def score(
                 store, rules, lvl, month, Scope.everything().narrow(mcn_id), subject=anchor_id
             )
             for s in found:
-                _print(s, rules, lang, as_json)
+                selection = selection_figures(store, s.mcn_id, month) if lvl == "mcn" else None
+                _print(s, rules, lang, as_json, selection)
             if not found and not as_json:
                 click.echo(f"no {lvl} activity in {month.label}")
 
 
-def _print(s: Score, rules: ScoringRules, lang: Language, as_json: bool) -> None:
+def _print(
+    s: Score, rules: ScoringRules, lang: Language, as_json: bool, selection: SelectionFigures | None
+) -> None:
     if as_json:
-        click.echo(json.dumps({**asdict(s), "provisional": s.provisional}, ensure_ascii=False))
+        extra = {"selection": selection.as_dict()} if selection else {}
+        click.echo(json.dumps({**asdict(s), "provisional": s.provisional, **extra}, ensure_ascii=False))
         return
     note = " (provisional: a stream is still live)" if s.provisional else ""
     click.echo(f"{s.level} {s.subject} [{s.mcn_id}] {s.period}: {s.score:.1f} {s.grade}{note}")
     for line in explain(s, rules, lang):
+        click.echo(f"    {line}")
+    for line in describe_selection(selection, lang) if selection else ():
         click.echo(f"    {line}")
