@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
@@ -127,6 +127,14 @@ def _audio(case: Case, padding_s: float) -> dict[str, bytes]:
 
 
 @dataclass(frozen=True, slots=True)
+class Written:
+    """What :func:`write_bundle` wrote: the signed manifest and how many violations it holds."""
+
+    manifest: dict[str, Any]
+    violations: int
+
+
+@dataclass(frozen=True, slots=True)
 class Bundle:
     data: bytes
     manifest: dict[str, Any]
@@ -148,32 +156,64 @@ def build_bundle(
     language: str = "zh",
     timezone: str,
 ) -> Bundle:
-    """The signed zip of these cases (``key``: an Ed25519 private key; ``timezone``: the one the
-    report shows times in, the console's)."""
-    files: dict[str, bytes] = {}
-    for case in cases:
-        files.update(case_files(case, context_s, clip_padding_s))
-    files[PUBLIC_KEY] = public_pem(key)
-    meta = {
-        "format": FORMAT,
-        "claimwatch_version": __version__,
-        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "created_by": created_by,
-        "subject": subject.describe(),
-        "key_id": fingerprint(key),
-        "signing_key_fingerprint": fingerprint(key),  # the key id under its first name
-        "timezone": timezone,
-    }
-    files["report.html"] = render_report(cases, files, meta, language=language, timezone=timezone)
-    manifest = {**meta, "files": [_entry(p, files[p]) for p in sorted(files)]}
-    manifest_bytes = _json(manifest)
+    """The signed zip of these cases in memory (see :func:`write_bundle`, which streams it)."""
     out = io.BytesIO()
+    written = write_bundle(
+        cases, key, out, subject=subject, created_by=created_by, context_s=context_s,
+        clip_padding_s=clip_padding_s, language=language, timezone=timezone,
+    )  # fmt: skip
+    return Bundle(out.getvalue(), written.manifest, written.violations)
+
+
+def write_bundle(
+    cases: Sequence[Case],
+    key: Any,
+    out: IO[bytes],
+    *,
+    subject: Subject,
+    created_by: str,
+    context_s: float,
+    clip_padding_s: float = 2.0,
+    language: str = "zh",
+    timezone: str,
+) -> Written:
+    """Write the signed zip of these cases to ``out`` (``key``: an Ed25519 private key;
+    ``timezone``: the one the report shows times in, the console's).
+
+    Each violation's files go into the zip as they are made, so memory holds one violation's
+    clip at a time, not the bundle: only the paths, hashes and sizes are kept, and the manifest
+    and its signature, which need them all, are written last (a zip is read by name)."""
+    entries: list[dict[str, Any]] = []
+    notes: dict[str, str] = {}
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+
+        def put(path: str, data: bytes) -> None:
+            zf.writestr(path, data)
+            entries.append(_entry(path, data))
+
+        for case in cases:
+            for path, data in case_files(case, context_s, clip_padding_s).items():
+                put(path, data)
+                if path == f"audio/{case.event_id}.missing.txt":
+                    notes[case.event_id] = data.decode("utf-8", "replace")
+            notes.setdefault(case.event_id, "")
+        put(PUBLIC_KEY, public_pem(key))
+        meta: dict[str, Any] = {
+            "format": FORMAT,
+            "claimwatch_version": __version__,
+            "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "created_by": created_by,
+            "subject": subject.describe(),
+            "key_id": fingerprint(key),
+            "signing_key_fingerprint": fingerprint(key),  # the key id under its first name
+            "timezone": timezone,
+        }
+        put("report.html", render_report(cases, entries, notes, meta, language=language, timezone=timezone))
+        manifest: dict[str, Any] = {**meta, "files": sorted(entries, key=lambda e: str(e["path"]))}
+        manifest_bytes = _json(manifest)
         zf.writestr(MANIFEST, manifest_bytes)
         zf.writestr(SIGNATURE, key.sign(manifest_bytes))
-        for path in sorted(files):
-            zf.writestr(path, files[path])
-    return Bundle(out.getvalue(), manifest, len(cases))
+    return Written(manifest, len(cases))
 
 
 def _entry(path: str, data: bytes) -> dict[str, Any]:

@@ -7,7 +7,6 @@ the bundle with standard tools (sha256sum, openssl).
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -48,20 +47,22 @@ def _local(value: Any, zone: ZoneInfo) -> str:
 
 def render_report(
     cases: Sequence[Case],
-    files: Mapping[str, bytes],
+    entries: Sequence[Mapping[str, Any]],
+    notes: Mapping[str, str],
     meta: Mapping[str, Any],
     *,
     language: str = "zh",
     timezone: str,
 ) -> bytes:
-    """The report page as UTF-8 bytes, its times in ``timezone``'s wall clock (named on the page)."""
+    """The report page as UTF-8 bytes, its times in ``timezone``'s wall clock (named on the page).
+
+    ``entries`` are the files written so far as the manifest lists them (``path``, ``sha256``,
+    ``bytes``), ``notes`` why a violation has no clip (by event id): the files themselves are
+    already in the zip, not in memory."""
     zone = ZoneInfo(timezone)
-    audio = {c.event_id: f"audio/{c.event_id}.wav" for c in cases if f"audio/{c.event_id}.wav" in files}
-    notes = {
-        c.event_id: files.get(f"audio/{c.event_id}.missing.txt", b"").decode("utf-8", "replace")
-        for c in cases
-    }
-    hashes = [(p, hashlib.sha256(files[p]).hexdigest(), len(files[p])) for p in sorted(files)]
+    paths = {str(e["path"]) for e in entries}
+    audio = {c.event_id: f"audio/{c.event_id}.wav" for c in cases if f"audio/{c.event_id}.wav" in paths}
+    hashes = [(e["path"], e["sha256"], e["bytes"]) for e in sorted(entries, key=lambda e: str(e["path"]))]
     html = _ENV.get_template("evidence_report.html").render(
         cases=cases,
         meta=meta,
