@@ -111,6 +111,14 @@ class Monitor:
         self.streams.pop(stream_id, None)
         self.checker.end_stream(stream_id)
 
+    def confirm(self, stored: Iterable[Violation]) -> None:
+        """These violations are in the warehouse: the listing checks that fired them may say so in
+        a snapshot (:meth:`StreamState.confirm`). Speech claims are not such checks."""
+        for v in stored:
+            state = self.checker.stream_state(v.stream_id)
+            if state is not None and v.listing_id and not (v.kind == "claim" and v.source == "speech"):
+                state.confirm(v.listing_id, v.category)
+
     def snapshot(self, stream_id: str) -> dict[str, Any] | None:
         """A stream's facts and state as JSON-ready data (a worker keeps it in a table)."""
         info = self.streams.get(stream_id)

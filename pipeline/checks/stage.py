@@ -51,6 +51,7 @@ class StreamState:
     stage: StageTimeline = field(default_factory=StageTimeline)
     started_at: datetime | None = None
     fired: set[tuple[str, str]] = field(default_factory=set)
+    stored: set[tuple[str, str]] = field(default_factory=set)  # fired, and its violation stored
 
     def fire(self, listing_id: str, category: str) -> bool:
         """True the first time a (listing, category) pair fires in this stream, False after."""
@@ -60,12 +61,20 @@ class StreamState:
         self.fired.add(key)
         return True
 
+    def confirm(self, listing_id: str, category: str) -> None:
+        """The violation of a pair that fired is stored: a snapshot may now say it fired. Until
+        then it does not, so a worker that takes the stream over from a snapshot taken while the
+        violation was on its way fires it again (the same event id) instead of losing it."""
+        key = (listing_id, category)
+        if key in self.fired:
+            self.stored.add(key)
+
     def snapshot(self) -> dict[str, Any]:
         """The state as JSON-ready data (a worker keeps it in a changelog-backed table)."""
         return {
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "stage": [[ts.isoformat(), to_dict(e) if e else None] for ts, e in self.stage.changes],
-            "fired": sorted([list(pair) for pair in self.fired]),
+            "fired": sorted([list(pair) for pair in self.stored]),
         }
 
     @classmethod
@@ -76,6 +85,7 @@ class StreamState:
             (parse_datetime(ts), decode(ListingEvent, e) if e else None) for ts, e in data.get("stage", [])
         ]
         state.fired = {(listing, category) for listing, category in data.get("fired", [])}
+        state.stored = set(state.fired)
         return state
 
     def time_of(self, offset_s: float) -> datetime:

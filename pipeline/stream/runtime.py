@@ -144,6 +144,7 @@ class Runtime:
                     written[f"stored.{table}"] += 1
             await asyncio.to_thread(self.sink.flush_until_done)
             refused = self.sink.take_refused()
+        self.monitor.confirm(r for r in records if isinstance(r, Violation))  # stored or dead-lettered
         for letter in refused:  # stored but for these: they go to the dead letters, not round again
             written[f"stored.{letter.topic.removeprefix('warehouse.')}"] -= 1
             written["refused"] += 1

@@ -80,9 +80,9 @@ def test_a_segment_of_an_unknown_stream_is_refused() -> None:
 def test_a_snapshot_restored_elsewhere_keeps_the_stage_and_what_fired() -> None:
     first = monitor()
     first.on_listing(CARD)
-    assert {v.category for v in first.on_segment(said("用了能美白", 30.0))} >= {
-        "efficacy_without_registration"
-    }
+    found = first.on_segment(said("用了能美白", 30.0))
+    assert {v.category for v in found} >= {"efficacy_without_registration"}
+    first.confirm(found)  # stored
     snapshot = first.snapshot("s1")
     assert snapshot is not None
     second = build_monitor()
@@ -92,6 +92,24 @@ def test_a_snapshot_restored_elsewhere_keeps_the_stage_and_what_fired() -> None:
     again = second.on_segment(said("真的能美白", 40.0))
     assert {v.listing_id for v in again} == {"L1"}  # the stage came back
     assert "efficacy_without_registration" not in {v.category for v in again}  # it already fired
+
+
+def test_what_fired_but_was_not_stored_yet_fires_again_where_the_stream_is_taken_over() -> None:
+    """bench/chaos.py: the snapshot went into the table (a listing event) while the violation
+    waited for the warehouse; the worker was killed; its successor took the snapshot, heard the
+    segment again and said nothing: efficacy_without_registration lost in every stream."""
+    first = monitor()
+    first.on_listing(CARD)
+    fired = [v for v in first.on_segment(said("用了能美白", 30.0)) if v.kind == "qualification"]
+    snapshot = first.snapshot("s1")  # before the violation is stored
+    assert snapshot is not None
+    second = build_monitor()
+    second.load_ledger([ROW])
+    second.restore(snapshot)
+    again = [v for v in second.on_segment(said("用了能美白", 30.0)) if v.kind == "qualification"]
+    assert [v.event_id for v in again] == [v.event_id for v in fired] != []  # the same id, stored once
+    second.confirm(again)
+    assert [v for v in second.on_segment(said("真的能美白", 40.0)) if v.kind == "qualification"] == []
 
 
 def test_a_stream_restored_from_its_stage_events() -> None:

@@ -55,8 +55,12 @@ def test_a_pair_fires_once_and_the_state_survives_a_snapshot() -> None:
     state.stage.record(card("L1", "explain", 10))
     assert state.fire("L1", "off_ledger") is True
     assert state.fire("L1", "off_ledger") is False
+    assert StreamState.restore(state.snapshot()).fire("L1", "off_ledger") is True  # not stored yet
+    state.confirm("L1", "off_ledger")
+    state.confirm("L2", "price")  # never fired: nothing to confirm
     back = StreamState.restore(state.snapshot())
     assert back.fire("L1", "off_ledger") is False
+    assert back.fire("L2", "price") is True
     assert back.fire("L1", "price") is True
     assert back.stage.at(T0 + timedelta(seconds=11)) == state.stage.at(T0 + timedelta(seconds=11))
     assert back.started_at == T0
