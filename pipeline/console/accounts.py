@@ -42,7 +42,7 @@ def _accounts_page(request: Request, user: User, status: int = 200, **values: An
 
 
 @router.get("/accounts", response_class=HTMLResponse)
-async def accounts(request: Request, user: CurrentUser) -> Response:
+def accounts(request: Request, user: CurrentUser) -> Response:
     _certifier(user)
     return _accounts_page(request, user)
 
@@ -60,7 +60,7 @@ def _run(request: Request, user: User, op: str, **args: str) -> Response:
 
 
 @router.post("/accounts/add")
-async def add(
+def add(
     request: Request,
     *,
     user: CheckedUser,
@@ -77,36 +77,32 @@ async def add(
 
 
 @router.post("/accounts/{username}/role")
-async def role(
-    request: Request, user: CheckedUser, username: str, role: Field, mcn_id: Field = ""
-) -> Response:
+def role(request: Request, user: CheckedUser, username: str, role: Field, mcn_id: Field = "") -> Response:
     return _run(request, user, "set-role", username=username, role=role, mcn_id=mcn_id.strip())
 
 
 @router.post("/accounts/{username}/reset")
-async def reset(request: Request, user: CheckedUser, username: str) -> Response:
+def reset(request: Request, user: CheckedUser, username: str) -> Response:
     return _run(request, user, "reset-password", username=username)
 
 
 @router.post("/accounts/{username}/disable")
-async def disable(request: Request, user: CheckedUser, username: str) -> Response:
+def disable(request: Request, user: CheckedUser, username: str) -> Response:
     return _run(request, user, "disable", username=username)
 
 
 @router.post("/accounts/{username}/enable")
-async def enable(request: Request, user: CheckedUser, username: str) -> Response:
+def enable(request: Request, user: CheckedUser, username: str) -> Response:
     return _run(request, user, "enable", username=username)
 
 
 @router.get("/account", response_class=HTMLResponse)
-async def account(request: Request, user: CurrentUser) -> Response:
+def account(request: Request, user: CurrentUser) -> Response:
     return page(request, "account.html", user, min_length=state(request).settings.console_password_min_length)
 
 
 @router.post("/account/password", response_class=HTMLResponse)
-async def password(
-    request: Request, user: CheckedUser, current_password: Secret, new_password: Secret
-) -> Response:
+def password(request: Request, user: CheckedUser, current_password: Secret, new_password: Secret) -> Response:
     """Change one's own password; the user's other sessions end, this one stays."""
     console = state(request)
     min_length = console.settings.console_password_min_length

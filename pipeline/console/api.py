@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api")
 
 
 @router.get("/scores")
-async def scores(
+def scores(
     request: Request,
     user: CurrentUser,
     *,
@@ -34,7 +34,7 @@ async def scores(
 
 
 @router.get("/violations")
-async def violations(
+def violations(
     request: Request,
     user: CurrentUser,
     period: str | None = None,
@@ -50,7 +50,7 @@ async def violations(
 
 
 @router.get("/violations/{event_id}")
-async def violation(request: Request, user: CurrentUser, event_id: str) -> dict[str, Any]:
+def violation(request: Request, user: CurrentUser, event_id: str) -> dict[str, Any]:
     case = scoped_case(request, user, event_id)
     return {
         "violation": case.violation,
@@ -63,9 +63,7 @@ async def violation(request: Request, user: CurrentUser, event_id: str) -> dict[
 
 
 @router.get("/panels/{panel_id}")
-async def panel(
-    request: Request, user: CurrentUser, panel_id: str, period: str | None = None
-) -> dict[str, Any]:
+def panel(request: Request, user: CurrentUser, panel_id: str, period: str | None = None) -> dict[str, Any]:
     if panel_id not in BY_ID:
         raise HTTPException(404)
     console = state(request)

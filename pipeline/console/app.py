@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
@@ -97,7 +98,8 @@ class AuditRefusals:
         async def watched(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen.status = message["status"]
-                _audit_request(scope, seen, upload)  # written before the client has its answer
+                # written before the client has its answer, off the event loop (the store may be busy)
+                await anyio.to_thread.run_sync(_audit_request, scope, seen, upload)
             await send(message)
 
         await self.app(scope, counted, watched)

@@ -64,7 +64,7 @@ def client_of(request: Request) -> str:
     return client_address(peer, request.headers.getlist("x-forwarded-for"), console.trusted_proxies)
 
 
-async def current_user(request: Request) -> User:
+def current_user(request: Request) -> User:
     """The logged-in user (dependency of every page but the login)."""
     console = state(request)
     token = request.cookies.get(SESSION_COOKIE)
@@ -109,7 +109,7 @@ async def login_form(request: Request, next: str = "/") -> Response:
 
 
 @router.post("/login")
-async def login(
+def login(
     request: Request,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1000)],
@@ -165,7 +165,7 @@ def _login_error(request: Request, message: str, status: int, next: str) -> Resp
 
 
 @router.post("/logout")
-async def logout(request: Request, user: CheckedUser) -> Response:
+def logout(request: Request, user: CheckedUser) -> Response:
     token = request.cookies.get(SESSION_COOKIE, "")
     revoke_session(state(request).store, token)
     record(state(request).store, user.username, "logout", user.username, user.mcn_id)

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 
 from pipeline.console.auth import CheckedUser, CurrentUser
 from pipeline.console.context import page, state
 from pipeline.console.pages import default_period
 from pipeline.reporting.audit import recent, record
-from pipeline.reporting.evidence import EvidenceError, Subject, build_bundle, collect_cases, verify_bundle
+from pipeline.reporting.evidence import EvidenceError, Subject, collect_cases, verify_bundle, write_bundle
 from pipeline.reporting.scope import Period, scoped_query
 from pipeline.reporting.signing import TrustedKeys, installation_keys, key_path, load_or_create_key
 
@@ -21,7 +25,7 @@ UNPACKED_PER_UPLOADED = 4  # a bundle's files unpack to about its size (clips do
 
 
 @router.get("/evidence", response_class=HTMLResponse)
-async def evidence_page(request: Request, user: CurrentUser) -> Response:
+def evidence_page(request: Request, user: CurrentUser) -> Response:
     console = state(request)
     anchors = scoped_query(
         console.store,
@@ -39,7 +43,7 @@ async def evidence_page(request: Request, user: CurrentUser) -> Response:
 
 
 @router.post("/evidence/export")
-async def export(
+def export(
     request: Request,
     user: CheckedUser,
     violation_id: Annotated[str, Form(max_length=200)] = "",
@@ -58,24 +62,42 @@ async def export(
     except EvidenceError as exc:
         raise HTTPException(404, str(exc)) from None
     key = load_or_create_key(key_path(console.settings))
-    bundle = build_bundle(
-        cases,
-        key,
-        subject=subject,
-        created_by=user.username,
-        context_s=console.settings.evidence_context_s,
-        clip_padding_s=console.settings.clip_padding_s,
-        language=request.cookies.get("cw_lang", "zh"),
-        timezone=console.settings.timezone,
-    )
-    mcns = ",".join(sorted({str(c.violation["mcn_id"]) for c in cases}))
-    record(console.store, user.username, "evidence.export", subject.describe(), mcns, sha256=bundle.sha256)
+    # Written to a temporary file, not memory (a month's clips are large), and sent from there.
+    spool = tempfile.NamedTemporaryFile(prefix="claimwatch-export-", suffix=".zip", delete=False)  # noqa: SIM115
+    try:
+        with spool:
+            write_bundle(
+                cases,
+                key,
+                spool.file,
+                subject=subject,
+                created_by=user.username,
+                context_s=console.settings.evidence_context_s,
+                clip_padding_s=console.settings.clip_padding_s,
+                language=request.cookies.get("cw_lang", "zh"),
+                timezone=console.settings.timezone,
+            )
+        mcns = ",".join(sorted({str(c.violation["mcn_id"]) for c in cases}))
+        digest = _sha256(Path(spool.name))
+        record(console.store, user.username, "evidence.export", subject.describe(), mcns, sha256=digest)
+    except BaseException:
+        Path(spool.name).unlink(missing_ok=True)
+        raise
     name = f"evidence-{violation_id or anchor_id}-{period or 'one'}.zip".replace("/", "_")
-    return Response(
-        bundle.data,
+    return FileResponse(
+        spool.name,
         media_type="application/zip",
         headers={"Content-Disposition": f'attachment; filename="{_ascii(name)}"'},
+        background=BackgroundTask(Path(spool.name).unlink, missing_ok=True),
     )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def _ascii(name: str) -> str:
@@ -113,6 +135,6 @@ async def verify(request: Request, user: CheckedUser, bundle: UploadFile) -> Res
 
 
 @router.get("/audit", response_class=HTMLResponse)
-async def audit(request: Request, user: CurrentUser) -> Response:
+def audit(request: Request, user: CurrentUser) -> Response:
     entries = recent(state(request).store, user.scope, action=request.query_params.get("action", "")[:64])
     return page(request, "audit.html", user, entries=entries)

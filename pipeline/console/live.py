@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
@@ -40,7 +41,7 @@ def live_streams(request: Request, scope: Scope) -> list[dict[str, Any]]:
 
 
 @router.get("/live", response_class=HTMLResponse)
-async def live_page(request: Request, user: CurrentUser) -> Response:
+def live_page(request: Request, user: CurrentUser) -> Response:
     since = datetime.now(UTC) - RECENT
     rows = find_violations(state(request).store, user.scope, since=since, limit=100)
     return page(request, "live.html", user, streams=live_streams(request, user.scope), rows=rows)
@@ -93,7 +94,7 @@ async def _events(
     deadline = loop.time() + max_s
     yield f"retry: {int(interval * 1000)}\n\n"
     while loop.time() < deadline and not await request.is_disconnected():
-        for row in newer(request, user.scope, cursor):
+        for row in await anyio.to_thread.run_sync(newer, request, user.scope, cursor):
             cursor = (row["inserted_at"], row["event_id"])
             yield _event(request, row)
         yield ": keep-alive\n\n"

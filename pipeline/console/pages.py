@@ -65,7 +65,7 @@ def _bands(scores: list[Score], console: ConsoleState) -> list[tuple[Score, Any]
 
 
 @router.get("/", response_class=HTMLResponse)
-async def overview(request: Request, user: CurrentUser, period: str | None = None) -> Response:
+def overview(request: Request, user: CurrentUser, period: str | None = None) -> Response:
     console = state(request)
     scope = user.scope
     month = period_of(request, period, default_period(console, scope))
@@ -90,7 +90,7 @@ async def overview(request: Request, user: CurrentUser, period: str | None = Non
 
 
 @router.get("/violations", response_class=HTMLResponse)
-async def violations(
+def violations(
     request: Request, user: CurrentUser, period: str | None = None, anchor: str | None = None
 ) -> Response:
     console = state(request)
@@ -118,7 +118,7 @@ def scoped_case(request: Request, user: User, event_id: str) -> Case:
 
 
 @router.get("/violations/{event_id}", response_class=HTMLResponse)
-async def violation(request: Request, user: CurrentUser, event_id: str) -> Response:
+def violation(request: Request, user: CurrentUser, event_id: str) -> Response:
     case = scoped_case(request, user, event_id)
     v = case.violation
     return page(
@@ -134,7 +134,7 @@ async def violation(request: Request, user: CurrentUser, event_id: str) -> Respo
 
 
 @router.get("/violations/{event_id}/clip.wav")
-async def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
+def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
     case = scoped_case(request, user, event_id)
     if not case.audio_path:
         raise HTTPException(404, "this stream has no archived audio")
@@ -163,7 +163,7 @@ def save_review(console: ConsoleState, user: User, case: Case, decision: str, re
 
 
 @router.post("/violations/{event_id}/review")
-async def review(
+def review(
     request: Request,
     user: CheckedUser,
     event_id: str,
