@@ -47,6 +47,7 @@ bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
 	$(BIN)/python -m bench.ledger_match
 	$(BIN)/python -m bench.asr
 	$(BIN)/python -m bench.pipeline
+	$(BIN)/python -m bench.console_load
 
 vendor:  ## Refresh the console's vendored ECharts from package-lock.json (npm ci; committed)
 	npm ci --no-audit --no-fund
