@@ -133,13 +133,18 @@ class Monitor:
         self.on_stream(info)
         self.checker.restore_stream(info.stream_id, StreamState.restore(snapshot["state"]))
 
-    def restore_events(self, info: StreamInfo, events: Iterable[ListingEvent]) -> None:
-        """Take back a stream from its facts and the listing events that moved its stage."""
+    def restore_events(
+        self, info: StreamInfo, events: Iterable[ListingEvent], fired: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        """Take back a stream from its facts, the listing events that moved its stage and the
+        (listing, check) pairs whose violations are stored."""
         self.on_stream(info)
         state = self.checker.stream_state(info.stream_id)
         if state is not None:
             for event in events:
                 state.stage.record(event)
+            state.fired |= set(fired)
+            state.stored |= set(fired)
 
     # -- events --------------------------------------------------------------------------------------
 

@@ -1,9 +1,9 @@
 """A stream as the warehouse holds it: what a worker needs to take a stream back after a restart.
 
 The sink stores every stream announcement and listing event before the worker acks it, so the
-warehouse can always answer "who broadcasts this stream, since when, and which listing events moved
-its stage" for a stream a worker has no state of (a fresh worker, a rebalance, or a broker whose
-ListOffsets answers cannot be trusted, as tansu's cannot).
+warehouse can always answer "who broadcasts this stream, since when, which listing events moved
+its stage, and which listing checks fired" for a stream a worker has no state of (a fresh worker,
+a rebalance, or a broker whose ListOffsets answers cannot be trusted, as tansu's cannot).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class StoredStream:
 
     info: StreamInfo
     stage_events: list[ListingEvent]
+    fired: frozenset[tuple[str, str]] = frozenset()  # (listing, check) of the listing checks stored
 
 
 def stored_stream(store: Store, stream_id: str) -> StoredStream | None:
@@ -40,7 +41,17 @@ def stored_stream(store: Store, stream_id: str) -> StoredStream | None:
         "ORDER BY ts, event_id",
         {"s": stream_id},
     )
-    return StoredStream(StreamInfo(**rows[0]), [e for row in events if (e := _event(stream_id, row["raw"]))])
+    fired = store.query(  # what the listing checks fired: their violations (speech claims are none)
+        "SELECT DISTINCT ifNull(listing_id, '') AS listing_id, category FROM violations FINAL "
+        "WHERE stream_id = %(s)s AND ifNull(listing_id, '') != '' "
+        "AND NOT (kind = 'claim' AND source = 'speech')",
+        {"s": stream_id},
+    )
+    return StoredStream(
+        StreamInfo(**rows[0]),
+        [e for row in events if (e := _event(stream_id, row["raw"]))],
+        frozenset((str(r["listing_id"]), str(r["category"])) for r in fired),
+    )
 
 
 def _event(stream_id: str, raw: str) -> ListingEvent | None:
