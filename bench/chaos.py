@@ -16,10 +16,13 @@ machine, the same event ids:
 
 * lost: violations analyze finds that the warehouse does not hold;
 * duplicated: violations stored that analyze does not find, plus rows that FINAL did not fold;
+* misplaced: violations stored with another listing than analyze gives them (the product on
+  stage when the claim was said: a stream restored without its stage changes gets it wrong);
 * crashed: worker processes that exited without being killed, agents that crashed (faust logs
   "Crashed reason="), and ingest processes that failed.
 
-The last line reads ``lost 0 / duplicated 0 / crashed 0 over K kills`` when nothing went wrong
+The last line reads ``lost 0 / duplicated 0 / misplaced 0 / crashed 0 over K kills`` when nothing
+went wrong
 (docs/architecture.md, "Chaos").
 """
 
@@ -72,12 +75,21 @@ class Outcome:
     streams: int
     expected: int
     missing: tuple[tuple[str, str, str], ...] = ()  # (event id, kind, category) analyze found, not stored
+    misplaced: tuple[tuple[str, str | None, str | None], ...] = ()  # (event id, listing: analyze, stored)
 
     def line(self) -> str:
         kills = sum(self.kills.values())
-        line = f"lost {self.lost} / duplicated {self.duplicated} / crashed {self.crashed} over {kills} kills"
+        line = (
+            f"lost {self.lost} / duplicated {self.duplicated} / misplaced {len(self.misplaced)} / "
+            f"crashed {self.crashed} over {kills} kills"
+        )
         lost = [f"\n  lost: {kind} {category} {event_id}" for event_id, kind, category in self.missing]
-        return line + "".join(lost)
+        placed = [f"\n  misplaced: {e} on {want}, stored on {got}" for e, want, got in self.misplaced]
+        return line + "".join(lost) + "".join(placed)
+
+    @property
+    def clean(self) -> bool:
+        return (self.lost, self.duplicated, len(self.misplaced), self.crashed) == (0, 0, 0, 0)
 
 
 @contextmanager
@@ -115,10 +127,12 @@ def durable_broker(root: Path, endpoint: str, port: int | None = None) -> Embedd
 
 def references(
     settings: Settings, sample: Sample, stream_ids: list[str], root: Path
-) -> dict[str, Violations]:
-    """`claimwatch analyze` of each stream: the violations the pipeline must store, by stream."""
+) -> tuple[dict[str, Violations], dict[str, str | None]]:
+    """`claimwatch analyze` of each stream: the violations the pipeline must store, by stream, and
+    the listing each is placed on (event id → listing id)."""
     model = models.load(settings)
     out: dict[str, Violations] = {}
+    placed: dict[str, str | None] = {}
     for stream_id in stream_ids:
         listings = root / f"listings-{stream_id}.jsonl"
         listings.write_text(
@@ -129,8 +143,9 @@ def references(
             settings, audio=sample.audio, listings=listings, ledger=sample.ledger, info=info, model=model
         )
         out[stream_id] = {(v.event_id, v.kind, v.category) for v in found.violations}
+        placed.update({v.event_id: v.listing_id for v in found.violations})
         print(f"analyze {stream_id}: {len(out[stream_id])} violations", flush=True)
-    return out
+    return out, placed
 
 
 @dataclass
@@ -202,7 +217,7 @@ def run(streams: int, worker_count: int, kills: int, seed: int, root: Path) -> O
         data_dir=root,
         topic_partitions=4,
     )
-    expected = references(settings, sample, stream_ids, root)
+    expected, placed = references(settings, sample, stream_ids, root)
     with s3_server(root) as endpoint:
         broker = durable_broker(root, endpoint)
         env = env_of(settings, broker.bootstrap)
@@ -217,6 +232,7 @@ def run(streams: int, worker_count: int, kills: int, seed: int, root: Path) -> O
                 sample,
                 stream_ids=stream_ids,
                 expected=expected,
+                placed=placed,
                 kills=kills,
                 rng=random.Random(seed),
             )
@@ -234,6 +250,7 @@ def _chaos(
     *,
     stream_ids: list[str],
     expected: dict[str, Violations],
+    placed: dict[str, str | None],
     kills: int,
     rng: random.Random,
 ) -> Outcome:
@@ -267,11 +284,22 @@ def _chaos(
     with open_store(cluster.settings) as store:
         stored = _settle(store, reference)
         unfolded = _unfolded(store)
+        stored_on = {
+            r["event_id"]: r["listing_id"]
+            for r in store.query("SELECT event_id, listing_id FROM violations FINAL")
+        }
     for failure in failures:
         print(f"ingest failed: {failure}", flush=True)
     return Outcome(
         lost=len(reference - stored),
         missing=tuple(sorted(reference - stored)),
+        misplaced=tuple(
+            sorted(
+                (e, want, stored_on[e])
+                for e, want in placed.items()
+                if e in stored_on and stored_on[e] != want
+            )
+        ),
         duplicated=len(stored - reference) + unfolded,
         crashed=cluster.crashed_workers() + len(failures),
         kills=made,
@@ -313,7 +341,7 @@ def main() -> None:
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="claimwatch-chaos-"))
     outcome = run(args.streams, args.workers, args.kills, args.seed, root)
-    if (outcome.lost, outcome.duplicated, outcome.crashed) == (0, 0, 0):
+    if outcome.clean:
         shutil.rmtree(root, ignore_errors=True)
     else:
         print(f"logs kept in {root}")
