@@ -30,8 +30,9 @@ APP_ID: Final = "claimwatch"  # the workers' consumer group
 STREAMS: Final = "streams"
 AUDIO: Final = "audio.chunks"
 LISTINGS: Final = "listings"
-# The ledger topic is the changelog of the workers' global ledger table (faust names it after the
-# app and the table), so `ledger import` writes rows straight into every worker's table.
+# The ledger topic: compacted, keyed by MCN and product; every worker follows all of it with a
+# consumer of no group (pipeline/stream/ledger_feed.py). Its name is the one it had as the
+# changelog of a faust global table, so existing deployments keep their ledger.
 LEDGER: Final = f"{APP_ID}-ledger-changelog"
 TRANSCRIPTS: Final = "transcripts"
 VIOLATIONS: Final = "violations"
