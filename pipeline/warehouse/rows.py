@@ -106,6 +106,7 @@ def stream_row(stream: StreamInfo) -> dict[str, Any]:
         "ended_at": stream.ended_at,
         "source": stream.source,
         "audio_path": stream.audio_path,
+        "end_reason": stream.end_reason,
         # The closing announcement must win over the opening one whatever order they are
         # written in: the version is the end time when there is one.
         "updated_at": stream.ended_at or stream.started_at,

@@ -30,7 +30,7 @@ class StoredStream:
 def stored_stream(store: Store, stream_id: str) -> StoredStream | None:
     """The stream as stored, or None when the warehouse has never seen it."""
     rows = store.query(
-        "SELECT stream_id, anchor_id, mcn_id, started_at, source, audio_path, ended_at "
+        "SELECT stream_id, anchor_id, mcn_id, started_at, source, audio_path, ended_at, end_reason "
         "FROM streams FINAL WHERE stream_id = %(s)s",
         {"s": stream_id},
     )

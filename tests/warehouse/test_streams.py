@@ -28,3 +28,17 @@ def test_a_stored_event_the_edge_now_refuses_is_left_out_of_the_restore(store: S
     restored = stored_stream(store, "s1")
     assert restored is not None
     assert [encode(e) for e in restored.stage_events] == [encode(good)]
+
+
+def test_a_streams_end_and_its_reason_are_stored_and_restored(store: Store) -> None:
+    """A live source gone for good ends its stream with the reason (issue 15, item 6): stored."""
+    start = StreamInfo("s2", "a1", "m1", T0)
+    gone = StreamInfo(
+        "s2", "a1", "m1", T0, ended_at=T0 + timedelta(minutes=3), end_reason="the source was gone for 300 s"
+    )
+    store.insert("streams", [stream_row(start), stream_row(gone)])
+    rows = store.query("SELECT end_reason FROM streams FINAL WHERE stream_id = 's2'")
+    assert rows == [{"end_reason": "the source was gone for 300 s"}]
+    restored = stored_stream(store, "s2")
+    assert restored is not None
+    assert restored.info == gone
