@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from pipeline.config import Settings
+from pipeline.console.cache import TtlCache
 from pipeline.console.i18n import LANG_COOKIE, language_of, translator
 from pipeline.console.ratelimit import LoginLimiter, Network, parse_networks
 from pipeline.console.users import User
@@ -35,6 +36,8 @@ class ConsoleState:
     limiter: LoginLimiter
     audit_limiter: AuditLimiter
     trusted_proxies: tuple[Network, ...] = ()
+    overviews: TtlCache[Any, Any] = field(default_factory=lambda: TtlCache(0.0))
+    """The overview's computed data per (scope, month): pages.overview_data, dropped on a review."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
@@ -46,6 +49,7 @@ class ConsoleState:
             limiter=LoginLimiter(settings.console_login_attempts, settings.console_login_window_s),
             audit_limiter=AuditLimiter(settings.console_audit_refusals_per_min),
             trusted_proxies=parse_networks(settings.console_trusted_proxies),
+            overviews=TtlCache(settings.console_overview_cache_s),
         )
 
     def audit(self, actor: str, action: str, target: str, **details: Any) -> None:

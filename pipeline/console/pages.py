@@ -7,6 +7,7 @@ MCN in the SQL itself, and a violation of another MCN is "not found", exactly li
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from pipeline.reporting.audit import record
 from pipeline.reporting.casefile import Case, find_violations, load_case
 from pipeline.reporting.panels import BY_ID, run_panel
 from pipeline.reporting.scope import Period, Scope, scoped_query
-from pipeline.reporting.scoring import Level, Score, compute_scores
+from pipeline.reporting.scoring import Level, Score, compute_scores, compute_trend
 from pipeline.speech.clips import cut_clip
 from pipeline.warehouse.rows import review_row
 
@@ -43,10 +44,7 @@ def default_period(console: ConsoleState, scope: Scope) -> Period:
 
 def _trend(console: ConsoleState, level: Level, period: Period, scope: Scope) -> dict[str, Any]:
     months = period.recent(TREND_MONTHS)
-    series: dict[str, list[float | None]] = {}
-    for i, month in enumerate(months):
-        for s in compute_scores(console.store, console.rules, level, month, scope, explained=False):
-            series.setdefault(s.subject, [None] * len(months))[i] = s.score
+    series = compute_trend(console.store, console.rules, level, months, scope)
     return {"months": [m.label for m in months], "series": series}
 
 
@@ -64,11 +62,27 @@ def _bands(scores: list[Score], console: ConsoleState) -> list[tuple[Score, Any]
     return [(s, console.rules.band(s.score)) for s in scores]
 
 
-@router.get("/", response_class=HTMLResponse)
-def overview(request: Request, user: CurrentUser, period: str | None = None) -> Response:
-    console = state(request)
-    scope = user.scope
-    month = period_of(request, period, default_period(console, scope))
+@dataclass(frozen=True, slots=True)
+class OverviewData:
+    """What the overview shows for one scope and month: nine queries of the store (shared, read only)."""
+
+    period: Period
+    mcn_scores: list[Score]
+    anchor_scores: list[Score]
+    charts: dict[str, Any]
+
+
+def overview_data(console: ConsoleState, scope: Scope, month: Period | None) -> OverviewData:
+    """The overview's data for ``month`` (``None``: the default period), kept for
+    ``console_overview_cache_s`` per (scope, month) and computed once for concurrent readers."""
+    data: OverviewData = console.overviews.get(
+        (scope, month), lambda: _compute_overview(console, scope, month)
+    )
+    return data
+
+
+def _compute_overview(console: ConsoleState, scope: Scope, month: Period | None) -> OverviewData:
+    month = month or default_period(console, scope)
     per_day = run_panel(console.store, BY_ID["violations_per_day"], console.rules, scope, month)
     by_category = run_panel(console.store, BY_ID["violations_by_category"], console.rules, scope, month)
     charts = {
@@ -77,14 +91,27 @@ def overview(request: Request, user: CurrentUser, period: str | None = None) -> 
         "per_day": [_day(r, month.timezone) for r in per_day],
         "by_category": by_category,
     }
+    return OverviewData(
+        period=month,
+        mcn_scores=compute_scores(console.store, console.rules, "mcn", month, scope),
+        anchor_scores=compute_scores(console.store, console.rules, "anchor", month, scope),
+        charts=charts,
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, user: CurrentUser, period: str | None = None) -> Response:
+    console = state(request)
+    month = Period.parse(period, console.settings.timezone) if period else None  # malformed: 400
+    data = overview_data(console, user.scope, month)
     return page(
         request,
         "overview.html",
         user,
-        period=month,
-        mcn_scores=_bands(compute_scores(console.store, console.rules, "mcn", month, scope), console),
-        anchor_scores=_bands(compute_scores(console.store, console.rules, "anchor", month, scope), console),
-        charts=charts,  # serialised by the template's tojson: <, >, & and ' escaped
+        period=data.period,
+        mcn_scores=_bands(data.mcn_scores, console),
+        anchor_scores=_bands(data.anchor_scores, console),
+        charts=data.charts,  # serialised by the template's tojson: <, >, & and ' escaped
         rules=console.rules,
     )
 
@@ -159,6 +186,7 @@ def save_review(console: ConsoleState, user: User, case: Case, decision: str, re
     )
     mcn_id = str(case.violation["mcn_id"])
     console.store.insert("reviews", [review_row(review, mcn_id=mcn_id)])
+    console.overviews.clear()  # a dismissal changes scores: no reader sees the old ones after this
     record(console.store, user.username, f"review.{decision}", case.event_id, mcn_id, reason=reason)
 
 

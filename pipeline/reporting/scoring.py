@@ -186,6 +186,22 @@ def scores_sql(rules: ScoringRules, level: Level) -> str:
     )
 
 
+def trend_sql(rules: ScoringRules, level: Level, months: int) -> str:
+    """Score per subject of ``months`` months in one query: :func:`scores_sql` once per month
+    (``month_index`` 0 is the first), its bounds ``%(start_<i>)s`` / ``%(end_<i>)s``.
+
+    The month's own SQL rather than a rewrite grouped by month, so a trend point is the month's
+    score by construction (one round trip to the store instead of ``months``)."""
+    one = scores_sql(rules, level)
+    parts = [
+        f"SELECT toUInt8({i}) AS month_index, subject, mcn_id, score FROM ("
+        + one.replace("%(start)s", f"%(start_{i})s").replace("%(end)s", f"%(end_{i})s")
+        + ")"
+        for i in range(months)
+    ]
+    return " UNION ALL ".join(parts)
+
+
 # ---------------------------------------------------------------------------------------------
 # Results
 
@@ -338,3 +354,26 @@ def explain(score: Score, rules: ScoringRules, language: Language = "zh") -> lis
         f"→ {band.grade} ({band.names[language]}) [rules {score.rules_version}]"
     )
     return lines
+
+
+# ---------------------------------------------------------------------------------------------
+# Trends
+
+
+def compute_trend(
+    store: Store, rules: ScoringRules, level: Level, periods: list[Period], scope: Scope
+) -> dict[str, list[float | None]]:
+    """Each subject's score in each of ``periods`` (``None`` for a month without activity), in one
+    query; the same numbers as :func:`compute_scores` month by month."""
+    if not periods:
+        return {}
+    params: dict[str, Any] = {"tz": periods[0].timezone}
+    for i, period in enumerate(periods):
+        params[f"start_{i}"], params[f"end_{i}"] = period.start, period.end
+    rows = scoped_query(store, trend_sql(rules, level, len(periods)), scope, params)
+    series: dict[str, list[float | None]] = {}
+    for row in sorted(rows, key=lambda r: (r["month_index"], r["score"], r["mcn_id"], r["subject"])):
+        series.setdefault(str(row["subject"]), [None] * len(periods))[int(row["month_index"])] = float(
+            row["score"]
+        )
+    return series

@@ -33,6 +33,7 @@ def console_settings(embedded_dir: Path, tmp_path_factory: pytest.TempPathFactor
         warehouse="embedded",
         data_dir=embedded_dir,
         clickhouse_database=unique_database(),
+        console_overview_cache_s=0,  # eight overviews that each cost the store (not one kept)
         evidence_key_file=tmp_path_factory.mktemp("keys") / "evidence.pem",
     )
 
@@ -77,7 +78,11 @@ def test_a_static_file_is_not_queued_behind_overview_loads(console_url: str) -> 
     try:
         timed(lambda: reader.get("/"))  # warm: templates, the rules, the store
         slow, quick = while_busy(
-            [lambda: reader.get("/")] * SLOW_REQUESTS, lambda: anonymous.get("/static/style.css")
+            [
+                lambda m=m: reader.get("/", params={"period": f"2026-{m:02d}"})
+                for m in range(1, SLOW_REQUESTS + 1)
+            ],
+            lambda: anonymous.get("/static/style.css"),
         )
     finally:
         reader.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from pipeline.config import PROJECT_ROOT, Settings
 from pipeline.errors import LexiconError
 from pipeline.records import Review, StreamInfo
 from pipeline.reporting.scope import Period, Scope, ScopeError
-from pipeline.reporting.scoring import compute_scores
+from pipeline.reporting.scoring import compute_scores, compute_trend
 from pipeline.reporting.scoring_rules import ScoringRules, load_rules
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import review_row, stream_row, violation_row
@@ -115,6 +116,28 @@ def test_periods_are_months_in_the_configured_zone(seeded: Store) -> None:
 def test_an_officer_scope_sees_only_its_mcn(seeded: Store) -> None:
     assert set(by_subject(seeded, "anchor", Scope.only("mcn-starlight"))) == {"anchor-xiaomei"}
     assert by_subject(seeded, "mcn", Scope.only("mcn-starlight").narrow("mcn-rival")) == {}
+
+
+def test_a_trend_is_each_months_scores_in_one_query(seeded: Store) -> None:
+    # October gets a stream and a violation of its own, so two months of six hold scores.
+    october = StreamInfo("oct-1", "anchor-zhao", "mcn-rival", datetime(2026, 10, 8, 12, tzinfo=UTC))
+    first = scenario.rival_violations()[0]
+    moved = dataclasses.replace(
+        first, event_id="oct-v1", stream_id="oct-1", ts=datetime(2026, 10, 8, 12, 30, tzinfo=UTC)
+    )
+    seeded.insert("streams", [stream_row(october)])
+    seeded.insert("violations", [violation_row(moved)])
+    months = NOVEMBER.next().recent(6)
+    for scope in (EVERYTHING, Scope.only("mcn-rival")):
+        for level in ("anchor", "mcn"):
+            expected: dict[str, list[float | None]] = {}
+            for i, month in enumerate(months):
+                for s in compute_scores(seeded, RULES, level, month, scope, explained=False):  # type: ignore[arg-type]
+                    expected.setdefault(s.subject, [None] * len(months))[i] = s.score
+            trend = compute_trend(seeded, RULES, level, months, scope)  # type: ignore[arg-type]
+            assert trend == expected
+            assert list(trend) == list(expected)  # the chart's series in the same order
+    assert compute_trend(seeded, RULES, "anchor", months, EVERYTHING)["anchor-zhao"][3:5] != [None, None]
 
 
 def test_period_must_be_a_month() -> None:
