@@ -27,7 +27,7 @@ ALLOWED: dict[str, set[str]] = {  # package -> the packages it may import (besid
     "warehouse": {TOP},
     "reporting": {TOP, "warehouse", "speech"},
     "stream": {TOP, "speech", "claims", "ledger", "checks", "warehouse", "reporting"},
-    "console": {TOP, "speech", "warehouse", "reporting"},
+    "console": {TOP, "speech", "checks", "warehouse", "reporting"},  # checks: the card review
     "commands": {TOP, "speech", "claims", "ledger", "checks", "warehouse", "reporting", "stream", "console"},
     "__main__": {"commands"},
 }

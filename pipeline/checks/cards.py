@@ -31,9 +31,10 @@ import yaml
 from pypinyin import lazy_pinyin
 
 from pipeline.checks.listing import ClaimDetector, uncovered_claims
+from pipeline.claims import load_detector
 from pipeline.config import LEXICON_DIR
 from pipeline.errors import LexiconError
-from pipeline.ledger.qualifications import QualificationRules
+from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import Card, Claim, HeldQualification, LedgerEntry, SellingPoint, Severity
 
 CARD_RULES_FILE = "cards.yaml"
@@ -215,6 +216,27 @@ def review_card(
                 findings.append(finding)
     statements = {p.line: tuple(card_rules.find_statements(p.text)) for p in card.points}
     return CardReview(card, entry, tuple(findings), statements)
+
+
+@dataclass(frozen=True, slots=True)
+class CardReviewer:
+    """What a review needs from a lexicon directory (the detector, the qualification rules, the
+    card rules), loaded once: ``claimwatch card`` and the console's card pages review through it,
+    so both show the same findings."""
+
+    detector: ClaimDetector
+    rules: QualificationRules
+    card_rules: CardRules
+
+    @classmethod
+    def load(cls, lexicon_dir: Path = LEXICON_DIR) -> CardReviewer:
+        return cls(load_detector(lexicon_dir), load_rules(lexicon_dir), load_card_rules(lexicon_dir))
+
+    def review(self, card: Card, entry: LedgerEntry | None, *, at: datetime) -> CardReview:
+        """:func:`review_card` with these lexicons."""
+        return review_card(
+            card, entry, detector=self.detector, rules=self.rules, card_rules=self.card_rules, at=at
+        )
 
 
 def _finding(  # noqa: PLR0917

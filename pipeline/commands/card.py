@@ -9,13 +9,11 @@ from pathlib import Path
 
 import click
 
-from pipeline.checks.cards import CardReview, load_card_rules, review_card
-from pipeline.claims import load_detector
+from pipeline.checks.cards import CardReview, CardReviewer
 from pipeline.commands.main import settings_of
 from pipeline.config import Settings
 from pipeline.errors import RecordError
 from pipeline.ledger.cards import CardRead, read_cards
-from pipeline.ledger.qualifications import load_rules
 from pipeline.records import Card, LedgerEntry
 from pipeline.reporting import audit
 from pipeline.warehouse import Store, open_store
@@ -205,12 +203,7 @@ def _stored(store: Store, mcn_id: str, product_id: str | None, version: int | No
 
 
 def _review(settings: Settings, card: Card, entry: LedgerEntry | None) -> CardReview:
-    detector = load_detector(settings.lexicon_dir)
-    rules = load_rules(settings.lexicon_dir)
-    card_rules = load_card_rules(settings.lexicon_dir)
-    return review_card(
-        card, entry, detector=detector, rules=rules, card_rules=card_rules, at=datetime.now(UTC)
-    )
+    return CardReviewer.load(settings.lexicon_dir).review(card, entry, at=datetime.now(UTC))
 
 
 def _print_review(review: CardReview) -> None:

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.console import accounts, api, auth, exports, live, pages
+from pipeline.console import accounts, api, auth, cards, exports, live, pages
 from pipeline.console.context import HERE, ConsoleState, page
 from pipeline.reporting.scope import ScopeError
 from pipeline.reporting.scoring_rules import load_rules
@@ -33,7 +33,7 @@ SECURITY_HEADERS = {
 }
 _MACHINE_PATHS = ("/api/", "/live/events")
 UPLOAD_PATHS = ("/evidence/verify",)  # bodies up to console_max_upload_bytes (a whole bundle)
-ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router, accounts.router)
+ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router, accounts.router, cards.router)
 _REFUSALS = {403: "access.forbidden", 404: "access.not_found"}
 _FILENAME = re.compile(rb'filename="([^"\r\n]{0,200})"')
 

@@ -24,6 +24,7 @@ LABELS: dict[str, dict[Language, str]] = {
     "invalid_qualification": {"zh": "资质编号无效", "en": "Invalid qualification number"},
     "efficacy_without_registration": {"zh": "功效宣称无注册证", "en": "Efficacy claim without registration"},
     "off_card": {"zh": "卖点卡外宣称", "en": "Statement off the approved card"},
+    "medical_on_non_medicine": {"zh": "非医疗器械的医疗宣称", "en": "Medical claim on a non-medicine"},
 }
 
 SEVERITY_LABELS: dict[str, dict[Language, str]] = {

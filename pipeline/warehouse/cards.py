@@ -104,6 +104,13 @@ def card_versions(
         f"{where} ORDER BY mcn_id, product_id, version, change",
         params or None,
     )
+    return versions_of(rows)
+
+
+def versions_of(rows: Sequence[dict[str, Any]]) -> list[Card]:
+    """Each version in its latest state, from ``cards`` rows (mcn_id, product_id, version, change,
+    raw) sorted by those columns: the reduction of :func:`card_versions`, for a caller that reads the
+    rows through its own (scoped) query."""
     state: dict[tuple[str, str, int], Card] = {}
     for row in rows:  # 'approved' sorts before 'imported': an approval row wins
         state.setdefault((row["mcn_id"], row["product_id"], int(row["version"])), decode(Card, row["raw"]))
@@ -113,20 +120,21 @@ def card_versions(
 def latest_cards_of(store: Store, mcn_ids: set[str]) -> list[Card]:
     """The newest version of each product's card, for the given MCNs."""
     # one query per MCN: `IN [array]` is not portable to ClickHouse 18.16
-    return [c for m in sorted(mcn_ids) for c in _newest(card_versions(store, m), approved_only=False)]
+    return [c for m in sorted(mcn_ids) for c in newest(card_versions(store, m), approved_only=False)]
 
 
 def latest_cards(store: Store, mcn_id: str | None = None) -> list[Card]:
     """The newest version of each product's card (draft or approved)."""
-    return _newest(card_versions(store, mcn_id), approved_only=False)
+    return newest(card_versions(store, mcn_id), approved_only=False)
 
 
 def approved_cards(store: Store, mcn_id: str | None = None, *, as_of: datetime | None = None) -> list[Card]:
     """The card in force per product: its highest approved version (at ``as_of``, if given)."""
-    return _newest(card_versions(store, mcn_id, as_of=as_of), approved_only=True)
+    return newest(card_versions(store, mcn_id, as_of=as_of), approved_only=True)
 
 
-def _newest(cards: list[Card], *, approved_only: bool) -> list[Card]:
+def newest(cards: list[Card], *, approved_only: bool) -> list[Card]:
+    """The highest version per product (of the approved ones only, if asked)."""
     best: dict[tuple[str, str], Card] = {}
     for card in cards:
         if approved_only and card.status != "approved":
