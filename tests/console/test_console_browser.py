@@ -19,9 +19,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from pipeline.console.users import add_user, authenticate, get_user
+from pipeline.records import Card, SellingPoint
 from pipeline.reporting.evidence import verify_bundle
 from pipeline.reporting.signing import key_path, load_or_create_key
 from pipeline.warehouse import Store
+from pipeline.warehouse.cards import save_cards
 from pipeline.warehouse.rows import violation_row
 from tests import scenario
 from tests.console_support import PASSWORD, running_console
@@ -293,3 +295,51 @@ def change_role_and_disable(driver: webdriver.Chrome, url: str) -> None:
     driver.find_element(By.CSS_SELECTOR, f"{row} button.disable").click()
     wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}.disabled"), driver)
     shot(driver, "11-accounts-disabled")
+
+
+@pytest.mark.parametrize("store_settings", ["embedded"], indirect=True)
+def test_cards_page_in_a_browser(store: Store, store_settings: object, browser: webdriver.Chrome) -> None:
+    """An MCN officer lists the cards, opens one with a high finding, is refused approval without an
+    override reason and approves with one (screenshots 12-14, copied to docs/images/console/)."""
+    scenario.seed(store)
+    add_user(store, "li", PASSWORD, "mcn_officer", mcn_id="mcn-starlight", display_name="李合规")
+    points = ("深层保湿，质地轻薄", "用了就能美白淡斑", "全网最低价，买二送一")
+    cards = [
+        Card(
+            "mcn-starlight",
+            "P-1001",
+            tuple(SellingPoint(i + 2, p) for i, p in enumerate(points)),
+            source="水润坊卖点卡.xlsx",
+        ),
+        Card("mcn-starlight", "P-1004", (SellingPoint(2, "新疆长绒棉，亲肤透气"),), source="棉语.docx"),
+    ]
+    save_cards(store, cards, imported_at=datetime(2026, 11, 18, 2, 30, tzinfo=UTC))
+    browser.set_window_size(1280, 900)
+    with running_console(store_settings, store) as url:  # type: ignore[arg-type]
+        browser.get(f"{url}/cards")
+        browser.find_element(By.ID, "username").send_keys("li")
+        browser.find_element(By.ID, "password").send_keys(PASSWORD)
+        browser.find_element(By.ID, "login-submit").click()
+        wait_for(lambda d: d.find_elements(By.ID, "cards"), browser)
+        assert "草稿" in browser.find_element(By.CSS_SELECTOR, 'tr[data-card="mcn-starlight/P-1001"]').text
+        browser.find_element(By.CSS_SELECTOR, 'tr[data-card="mcn-starlight/P-1001"] a.card-link').click()
+        wait_for(lambda d: d.find_elements(By.ID, "points"), browser)
+        line = browser.find_element(By.CSS_SELECTOR, 'tr[data-line="3"]')
+        assert "美白" in line.text
+        assert line.find_elements(By.CSS_SELECTOR, '[data-check="efficacy_without_registration"] .rewrite')
+        browser.find_element(By.ID, "approve").click()
+        wait_for(lambda d: d.find_elements(By.ID, "card-error"), browser)
+        assert "豁免理由" in browser.find_element(By.ID, "card-error").text
+        shot(browser, "13-card-refused")
+        browser.find_element(By.ID, "override-reason").send_keys("已提交国妆特字注册；第3、4行直播中不得使用")
+        browser.find_element(By.ID, "approve").click()
+        wait_for(lambda d: "已审核" in d.find_element(By.ID, "card-status").text, browser)
+        assert browser.find_element(By.ID, "approved-by").text == "li"
+        shot(browser, "14-card-approved")
+        browser.get(f"{url}/cards")
+        row = browser.find_element(By.CSS_SELECTOR, 'tr[data-card="mcn-starlight/P-1001"]')
+        assert "已审核" in row.text
+        assert "li" in row.text
+        shot(browser, "12-cards")
+        browser.get(f"{url}/audit")
+        assert "card.approve" in browser.page_source
