@@ -3,6 +3,7 @@
 ClaimWatchError                 base of everything below; the CLI prints it and exits 2
 ├── ConfigError                 a setting or config file is wrong
 ├── RecordError                 one external record is malformed (names file, line, field)
+│   └── TenantMismatch          a record names another MCN or anchor than its stream's registration
 ├── LexiconError                a lexicon file is malformed (names file, entry, reason)
 ├── AudioError                  an audio source cannot be opened or decoded (names the source)
 ├── ModelError                  a speech model cannot be found, assembled or verified
@@ -52,6 +53,19 @@ class RecordError(ClaimWatchError):
     def at(self, *, source: str | None = None, line: int | None = None) -> RecordError:
         """The same error located in a file and line."""
         return RecordError(self.reason, field=self.field, source=source, line=line)
+
+
+class TenantMismatch(RecordError):
+    """A record's ``mcn_id``/``anchor_id`` disagrees with its stream's registration (the stream
+    record): a stream's party is its registration's, so the record is refused (dead-lettered)."""
+
+    def __init__(self, stream_id: str, field: str, said: str, registered: str) -> None:
+        self.stream_id = stream_id
+        self.said = said
+        self.registered = registered
+        what = field.removesuffix("_id")
+        reason = f"{said!r} is not stream {stream_id!r}'s registered {what} {registered!r}"
+        super().__init__(reason, field=field)
 
 
 class LexiconError(ClaimWatchError):

@@ -23,7 +23,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from pipeline.checks.stage import StreamState
-from pipeline.checks.violations import Charge, violation
+from pipeline.checks.violations import Charge, Party, violation
 from pipeline.ledger.matching import LedgerIndex, Match
 from pipeline.ledger.qualifications import QualificationRules, normalise_number
 from pipeline.records import (
@@ -149,11 +149,13 @@ def uncovered_claims(
 
 @dataclass(frozen=True, slots=True)
 class Subject:
-    """A listing under check: the event (snapshot), its ledger match, what the product holds."""
+    """A listing under check: the event (snapshot), its ledger match, what the product holds, and
+    whose it is (the stream's registration; the event itself when its stream is not registered)."""
 
     event: ListingEvent
     match: Match | None
     held: tuple[HeldQualification, ...]
+    party: Party
 
     @property
     def product_id(self) -> str | None:
@@ -213,21 +215,23 @@ class ListingChecker:
             return None
         return state.stage.at(state.time_of(offset_s))
 
-    def product_id_of(self, event: ListingEvent) -> str | None:
+    def product_id_of(self, event: ListingEvent, party: Party | None = None) -> str | None:
         """The ledger product a listing stands for (its product_id, else its ledger match)."""
-        return self._subject(event).product_id
+        return self._subject(event, party).product_id
 
     # listing events
 
-    def on_listing(self, event: ListingEvent) -> list[Violation]:
-        """Check a listing event; ``explain``/``off_shelf`` also move the product on stage."""
+    def on_listing(self, event: ListingEvent, party: Party | None = None) -> list[Violation]:
+        """Check a listing event; ``explain``/``off_shelf`` also move the product on stage.
+        ``party``: whose stream it is (its registration; the event's own when None): the ledger
+        matched and the violations attributed are that party's."""
         state = self._state(event.stream_id)
         if state.started_at is None:
             state.started_at = event.ts  # no stream start given: its first card marks the start
         state.stage.record(event)
         if event.event == "off_shelf":
             return []
-        subject = self._subject(event)
+        subject = self._subject(event, party)
         found: list[tuple[Finding, str, Claim | None]]
         found = [(f, event.title, None) for f in find_problems(event, subject.match, self.rules)]
         claims: list[tuple[str, str, Claim]] = []
@@ -251,13 +255,16 @@ class ListingChecker:
             raise ValueError("on_segment needs a detector; pass claims to on_claims instead")
         return self.on_claims(segment, self.detector.detect(segment.text, source="speech"))
 
-    def on_claims(self, segment: TranscriptSegment, claims: Sequence[Claim]) -> list[Violation]:
-        """Cross-check efficacy claims heard in a segment against the product on stage then."""
+    def on_claims(
+        self, segment: TranscriptSegment, claims: Sequence[Claim], party: Party | None = None
+    ) -> list[Violation]:
+        """Cross-check efficacy claims heard in a segment against the product on stage then
+        (``party``: the stream's registration, as for :meth:`on_listing`)."""
         listing = self.on_stage(segment.stream_id, segment.offset_s)
         if listing is None or not any(c.requires for c in claims):
             return []
         state = self.streams[segment.stream_id]
-        subject = self._subject(listing)
+        subject = self._subject(listing, party)
         uncovered = uncovered_claims(claims, subject.held, self.rules, state.time_of(segment.offset_s))
         out = [
             self._check(state, subject, f, text=segment.text, claim=c, segment=segment) for c, f in uncovered
@@ -288,9 +295,10 @@ class ListingChecker:
     def _state(self, stream_id: str) -> StreamState:
         return self.streams.setdefault(stream_id, StreamState())
 
-    def _subject(self, event: ListingEvent) -> Subject:
-        match = self.ledger.match(event.mcn_id, event.product_id, event.brand, event.title)
-        return Subject(event, match, held_qualifications(event, match.entry if match else None))
+    def _subject(self, event: ListingEvent, party: Party | None = None) -> Subject:
+        party = party if party is not None else event
+        match = self.ledger.match(party.mcn_id, event.product_id, event.brand, event.title)
+        return Subject(event, match, held_qualifications(event, match.entry if match else None), party)
 
     def _check(
         self,
@@ -313,7 +321,7 @@ class ListingChecker:
             rule.kind, finding.check, rule.severity, finding.term, rule.rule_id, legal, self.rules.version
         )
         return violation(
-            event, charge, key=(event.listing_id, rule.kind, finding.check),
+            subject.party, charge, key=(event.listing_id, rule.kind, finding.check),
             when=state.span(event, segment, (claim.start, claim.end) if claim else (0, 0)),
             source="speech" if segment else "listing", text=text, listing_id=event.listing_id,
             product_id=subject.product_id,
@@ -329,7 +337,7 @@ class ListingChecker:
             return None
         evidence = _evidence(subject, f"claim in the listing {name}", claims=(claim,), listing_field=name)
         return violation(
-            event, Charge.of_claim(claim), key=(event.listing_id, "claim", claim.category),
+            subject.party, Charge.of_claim(claim), key=(event.listing_id, "claim", claim.category),
             when=state.span(event, None), source="listing", text=text, listing_id=event.listing_id,
             product_id=subject.product_id, evidence=evidence,
         )  # fmt: skip

@@ -12,6 +12,13 @@ It also offers what the wiring around it needs, so no caller reaches through it:
 (``load_ledger``, ``on_ledger``, ``on_ledger_removed``, ``ledger_entry``), a stream's state as data
 (``snapshot``, ``restore``, ``restore_events``) and its release (``end_stream``).
 
+A stream's party (its MCN and anchor) is its registration's, the stream record's, never what a
+listing event or a speech piece says of itself: a record that names another MCN or anchor than the
+registration is refused with :class:`~pipeline.errors.TenantMismatch` (a record error: the worker
+dead-letters it, ``claimwatch analyze`` reports and skips it), and so is the stream id registered
+again by another MCN or anchor. A listing seen before its stream's registration is checked as it
+says; when the registration comes, a listing of another party leaves the stream's stage.
+
 The same object serves the faust worker (one event at a time) and ``claimwatch analyze``
 (:meth:`replay`, a recorded stream in time order), so both give the same event ids.
 """
@@ -30,8 +37,10 @@ from pipeline.checks.stage import StreamState
 from pipeline.checks.violations import Charge, violation
 from pipeline.claims import load_detector
 from pipeline.config import LEXICON_DIR
+from pipeline.errors import TenantMismatch
 from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import (
+    AudioChunk,
     Card,
     Claim,
     Evidence,
@@ -53,6 +62,18 @@ class UnknownStream(Exception):
 
     def __str__(self) -> str:
         return f"no stream info for {self.stream_id!r} (its ingest must announce it first)"
+
+
+def tenant_mismatch(
+    info: StreamInfo, record: StreamInfo | ListingEvent | AudioChunk
+) -> TenantMismatch | None:
+    """The error when ``record`` names another MCN or anchor than the stream's registration
+    ``info``, else None. A speech piece that carries no stream facts (blank) names nobody."""
+    for name in ("mcn_id", "anchor_id"):
+        said, registered = getattr(record, name), getattr(info, name)
+        if said != registered and (said or not isinstance(record, AudioChunk)):
+            return TenantMismatch(info.stream_id, name, said, registered)
+    return None
 
 
 class Monitor:
@@ -102,9 +123,19 @@ class Monitor:
         return self.streams.get(stream_id)
 
     def on_stream(self, info: StreamInfo) -> None:
-        """A stream's facts: at its start, and again (with ``ended_at``) at its end."""
+        """A stream's facts: at its start, and again (with ``ended_at``) at its end. The first
+        registers the stream's party; one that names another (the id registered again by another
+        MCN) is refused (:class:`TenantMismatch`), the registration kept."""
+        registered = self.streams.get(info.stream_id)
+        if registered is not None and (mismatch := tenant_mismatch(registered, info)):
+            raise mismatch
         self.streams[info.stream_id] = info
         self.checker.on_stream(info.stream_id, info.started_at)
+        state = self.checker.stream_state(info.stream_id)
+        if registered is None and state is not None:  # listings seen before the registration
+            state.stage.changes = [
+                (ts, e) for ts, e in state.stage.changes if e is None or tenant_mismatch(info, e) is None
+            ]
 
     def end_stream(self, stream_id: str) -> None:
         """Forget a stream: its facts and what the checks remembered of it."""
@@ -142,14 +173,20 @@ class Monitor:
         state = self.checker.stream_state(info.stream_id)
         if state is not None:
             for event in events:
-                state.stage.record(event)
+                if tenant_mismatch(info, event) is None:
+                    state.stage.record(event)
             state.fired |= set(fired)
             state.stored |= set(fired)
 
     # -- events --------------------------------------------------------------------------------------
 
     def on_listing(self, event: ListingEvent) -> list[Violation]:
-        return self.checker.on_listing(event)
+        """A listing event's violations, of its stream's registered party; one naming another MCN
+        or anchor is refused (:class:`TenantMismatch`) and changes nothing."""
+        info = self.streams.get(event.stream_id)
+        if info is not None and (mismatch := tenant_mismatch(info, event)):
+            raise mismatch
+        return self.checker.on_listing(event, party=info)
 
     def on_segment(self, segment: TranscriptSegment) -> list[Violation]:
         """Claims heard in ``segment``, the cross checks they trigger, and what is off the card of
@@ -159,7 +196,7 @@ class Monitor:
             raise UnknownStream(segment.stream_id)
         claims = self.detector.detect(segment.text, source="speech")
         on_stage = self.checker.on_stage(segment.stream_id, segment.offset_s)
-        off_claims, statements = self._off_card(on_stage, claims, segment.text)
+        off_claims, statements = self._off_card(info, on_stage, claims, segment.text)
         by_category: dict[str, list[Claim]] = {}
         for claim in claims:
             by_category.setdefault(claim.category, []).append(claim)
@@ -169,14 +206,14 @@ class Monitor:
         ]
         if statements and on_stage is not None:
             out.append(self._off_card_statement(info, segment, statements, on_stage))
-        return out + (self.checker.on_claims(segment, claims) if claims else [])
+        return out + (self.checker.on_claims(segment, claims, party=info) if claims else [])
 
     def _off_card(
-        self, on_stage: ListingEvent | None, claims: list[Claim], text: str
+        self, info: StreamInfo, on_stage: ListingEvent | None, claims: list[Claim], text: str
     ) -> tuple[set[int], list[Statement]]:
         if self.cards is None or on_stage is None:
             return set(), []
-        terms = self.cards.get(on_stage.mcn_id, self.checker.product_id_of(on_stage))
+        terms = self.cards.get(info.mcn_id, self.checker.product_id_of(on_stage, party=info))
         if terms is None:
             return set(), []
         off_claims, statements = self.cards.off_card(terms, claims, text)
@@ -195,8 +232,8 @@ class Monitor:
         rule = self.checker.rules.checks["off_card"]
         first = statements[0]
         sentence = segment.sentence_at(first.start, first.end)
-        product_id = self.checker.product_id_of(on_stage)
-        terms = self.cards.get(on_stage.mcn_id, product_id) if self.cards else None
+        product_id = self.checker.product_id_of(on_stage, party=info)
+        terms = self.cards.get(info.mcn_id, product_id) if self.cards else None
         version = terms.card.version if terms else 0
         said_ = statements
         said = ", ".join(f"{s.term} ({s.kind})" for s in said_)

@@ -13,6 +13,13 @@ are listed in ``<stream_id>+parts.json`` with the stream's ``started_at`` (kept:
 does not move the stream's start) and each part's first offset; clips are cut from the part that
 holds their offset (:func:`part_at`). Ingesting a recorded part's very file again is a replay: its
 pieces go out again at the same offsets (the workers deduplicate them) and nothing is written.
+
+Archive names are injective: a stream id that is a safe file name (letters, digits, ``.``, ``_``,
+``-``, not starting with a dot) is the name as it is; any other id is made safe and followed by
+``~`` and 16 hex digits of its BLAKE2b hash (``a/b`` → ``a_b~<hash>.ogg``, while ``a_b`` stays
+``a_b.ogg``), so two ids never share an archive. The parts list names the stream's MCN
+(``mcn_id``): an ingest of the same stream id for another MCN is refused, not made a part of
+this one's evidence. (A list written before it named the MCN is continued by any.)
 """
 
 from __future__ import annotations
@@ -38,9 +45,15 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def archive_path(audio_dir: Path, stream_id: str) -> Path:
-    """Where a stream's audio goes (its first part; ``streams.audio_path``); the stream id is made
-    safe for a file name."""
-    return audio_dir / f"{_SAFE.sub('_', stream_id)}.ogg"
+    """Where a stream's audio goes (its first part; ``streams.audio_path``): the stream id when it
+    is a safe file name, else the id made safe and its hash (module docstring: never two ids
+    in one file)."""
+    if stream_id and not stream_id.startswith(".") and not _SAFE.search(stream_id):
+        return audio_dir / f"{stream_id}.ogg"
+    safe = _SAFE.sub("_", stream_id)
+    safe = "_" + safe[1:] if safe.startswith(".") else safe or "_"
+    digest = hashlib.blake2b(stream_id.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+    return audio_dir / f"{safe}~{digest}.ogg"
 
 
 @dataclass
@@ -64,19 +77,20 @@ class Parts:
     stream_id: str
     started_at: datetime
     parts: list[Part] = field(default_factory=list)
+    mcn_id: str = ""  # the MCN whose stream it is ("" in a list written before it was kept)
 
     @classmethod
     def read(cls, path: Path) -> Parts:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
             return cls(data["stream_id"], datetime.fromisoformat(data["started_at"]),
-                       [Part(**p) for p in data["parts"]])  # fmt: skip
+                       [Part(**p) for p in data["parts"]], str(data.get("mcn_id", "")))  # fmt: skip
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise AudioError(f"cannot read the archive's parts list {path}: {exc}") from None
 
     def write(self, path: Path) -> None:
         """Written whole, then moved into place: a crash leaves the old list or the new one."""
-        data = {"stream_id": self.stream_id, "started_at": self.started_at.isoformat(),
+        data = {"stream_id": self.stream_id, "mcn_id": self.mcn_id, "started_at": self.started_at.isoformat(),
                 "parts": [asdict(p) for p in self.parts]}  # fmt: skip
         temporary = path.with_name(path.name + ".tmp")
         temporary.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -104,10 +118,18 @@ def parts_path(archive: Path) -> Path:
 
 
 def plan_part(
-    audio_dir: Path, stream_id: str, started_at: datetime, source: str, *, digest: str, now: datetime | None
+    audio_dir: Path,
+    stream_id: str,
+    started_at: datetime,
+    source: str,
+    *,
+    digest: str,
+    now: datetime | None,
+    mcn_id: str,
 ) -> Plan:
-    """The part this ingest of ``stream_id`` writes, listed before its audio is (``now`` is the
-    wall clock for a live source: its part starts where the broadcast is; None for a file)."""
+    """The part this ingest of ``stream_id`` (of ``mcn_id``) writes, listed before its audio is
+    (``now`` is the wall clock for a live source: its part starts where the broadcast is; None for
+    a file). An archive another MCN's stream began is refused (AudioError)."""
     archive = archive_path(audio_dir, stream_id)
     listed = parts_path(archive)
     if not listed.exists():
@@ -116,9 +138,14 @@ def plan_part(
                 f"{archive} exists without a parts list (archived before ClaimWatch kept one): it is "
                 "evidence and is not written over; ingest this audio under a new --stream-id"
             )
-        parts = Parts(stream_id, started_at, [Part(archive.name, 0.0, 0, source, digest)])
+        parts = Parts(stream_id, started_at, [Part(archive.name, 0.0, 0, source, digest)], mcn_id)
         return _listed(parts, listed, archive, replay=False)
     parts = Parts.read(listed)
+    if parts.mcn_id and parts.mcn_id != mcn_id:
+        raise AudioError(
+            f"{archive} is the archive of stream {stream_id!r} of {parts.mcn_id}, not of {mcn_id}: "
+            "another MCN's stream cannot continue it; ingest this audio under a new --stream-id"
+        )
     for part in parts.parts:
         if digest and part.digest == digest and part.end_s is not None:
             return Plan(archive, parts.started_at, part, True, part.start_s, _unreadable(parts, part))

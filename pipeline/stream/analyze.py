@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
-from pipeline.checks.monitor import build_monitor
+from pipeline.checks.monitor import build_monitor, tenant_mismatch
 from pipeline.checks.stage import StageTimeline
 from pipeline.config import Settings
 from pipeline.errors import RecordError
@@ -41,11 +42,25 @@ class Analysis:
 
 
 def read_listings(
-    path: Path, max_line_bytes: int = MAX_LINE_BYTES
+    path: Path, max_line_bytes: int = MAX_LINE_BYTES, info: StreamInfo | None = None
 ) -> tuple[list[ListingEvent], list[RecordError]]:
+    """The listing events of a file, and its bad lines (file, line, field). With ``info``, a line
+    of that stream naming another MCN or anchor than ``info`` is a bad line too: a stream's party
+    is its registration's (the worker dead-letters such a record)."""
     events: list[ListingEvent] = []
     errors: list[RecordError] = []
-    for _, item in read_records(path, lambda d: decode(ListingEvent, d), max_line_bytes):
+
+    def parse(data: dict[str, Any]) -> ListingEvent:
+        event = decode(ListingEvent, data)
+        if (
+            info is not None
+            and event.stream_id == info.stream_id
+            and (refused := tenant_mismatch(info, event))
+        ):
+            raise refused
+        return event
+
+    for _, item in read_records(path, parse, max_line_bytes):
         if isinstance(item, RecordError):
             errors.append(item)
         else:
@@ -115,7 +130,7 @@ def analyze(
     )
     monitor.load_ledger(read.entries)
     monitor.load_cards(cards)
-    events, errors = read_listings(listings, settings.listing_max_line_bytes)
+    events, errors = read_listings(listings, settings.listing_max_line_bytes, info)
     damage = DecodeReport()
     chunks = speech_chunks(decode_pcm(audio, report=damage), info.stream_id, report=damage)
     context = stage_context(info, events) if bias_stage else None

@@ -83,7 +83,7 @@ def ingest_audio(
     live = is_url(source)
     plan = plan_part(audio_dir, info.stream_id, info.started_at, describe(source),
                      digest="" if live else file_digest(Path(source)),
-                     now=datetime.now(UTC) if live else None)  # fmt: skip
+                     now=datetime.now(UTC) if live else None, mcn_id=info.mcn_id)  # fmt: skip
     info = replace(info, started_at=plan.started_at, source=describe(source), audio_path=str(plan.archive))
     sink.send(topics.STREAMS, info.stream_id, info)
     result = AudioIngest(info, started_wall=time.monotonic(), report=_report(plan), plan=plan)

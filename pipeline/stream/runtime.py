@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from pipeline.checks.monitor import Monitor, UnknownStream, build_monitor
+from pipeline.checks.monitor import Monitor, UnknownStream, build_monitor, tenant_mismatch
 from pipeline.config import Settings
 from pipeline.errors import WarehouseUnavailable
 from pipeline.records import (
@@ -109,9 +109,15 @@ class Runtime:
     # -- speech pieces (the transcribe agent) ---------------------------------------------------------
 
     async def check_chunk(self, chunk: AudioChunk) -> AudioChunk:
-        """A piece the transcriber can take, of a stream this worker can place; an error otherwise."""
+        """A piece the transcriber can take, of a stream this worker can place; an error otherwise
+        (:class:`~pipeline.errors.TenantMismatch` for a piece naming another MCN or anchor than
+        its stream's registration)."""
         check_piece(chunk, self.settings.audio_chunk_max_s)
-        if not await self.ensure(chunk.stream_id):
+        if await self.ensure(chunk.stream_id):
+            info = self.monitor.stream(chunk.stream_id)
+            if info is not None and (mismatch := tenant_mismatch(info, chunk)):
+                raise mismatch
+        else:
             if chunk.stream is None:
                 raise UnknownStream(chunk.stream_id)
             self.monitor.on_stream(chunk.stream)

@@ -3,6 +3,7 @@ stages, bad input reported and skipped, the same ids on every run."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,19 @@ def test_stage_context_is_the_listing_on_stage_at_each_offset() -> None:
     assert len(set(seen)) == len(seen)  # each presentation changes the context
     other = StreamInfo("another-stream", INFO.anchor_id, INFO.mcn_id, INFO.started_at)
     assert stage_context(other, events)(on_stage[-1] + 1.0) == ""  # another stream's stage is not its own
+
+
+def test_a_listing_line_naming_another_mcn_is_a_bad_line_of_the_file(tmp_path: Path) -> None:
+    lines = SAMPLE.listings.read_text(encoding="utf-8").splitlines()
+    spoofed = json.loads(lines[1])
+    spoofed["mcn_id"] = "mcn-other"
+    lines[1] = json.dumps(spoofed, ensure_ascii=False)
+    path = tmp_path / "listings.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    events, errors = read_listings(path, info=INFO)
+    assert len(events) == len(lines) - 1
+    (error,) = errors
+    assert (error.line, error.field) == (2, "mcn_id")
+    assert "mcn-other" in str(error)
+    assert INFO.mcn_id in str(error)
+    assert len(read_listings(path)[0]) == len(lines)  # without a registration: read as it says
