@@ -93,7 +93,8 @@ class Runtime:
         """A stream fact or a listing event → its violations (its stream restored first, waiting
         out a warehouse outage)."""
         await self.ensure(record.stream_id)
-        await self.refresh_cards()
+        # a product going on stage is judged by its card in force now, however new the copy held
+        await self.refresh_cards(force=isinstance(record, ListingEvent) and record.event == "explain")
         if isinstance(record, StreamInfo):
             self.monitor.on_stream(record)
             found: list[Violation] = []
@@ -211,7 +212,8 @@ class Runtime:
 
     async def refresh_cards(self, *, force: bool = False) -> None:
         """The approved selling-point cards from the warehouse, when those held are older than
-        ``CARDS_REFRESH_S`` (an approval reaches running workers with their next listing event)."""
+        ``CARDS_REFRESH_S`` or ``force`` (an ``explain`` event: an approval made just before a
+        product is presented must hold for it, tests/e2e/test_off_card_worker.py)."""
         now = asyncio.get_running_loop().time()
         if not force and now - self.cards_loaded_at < CARDS_REFRESH_S:
             return
