@@ -87,6 +87,10 @@ class Outcome:
         placed = [f"\n  misplaced: {e} on {want}, stored on {got}" for e, want, got in self.misplaced]
         return line + "".join(lost) + "".join(placed)
 
+    def summary(self) -> str:
+        """:meth:`line` on one line (what a test report keeps of an assertion message)."""
+        return self.line().replace("\n  ", "; ")
+
     @property
     def clean(self) -> bool:
         return (self.lost, self.duplicated, len(self.misplaced), self.crashed) == (0, 0, 0, 0)

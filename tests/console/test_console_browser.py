@@ -252,13 +252,19 @@ def fill_new_account(driver: webdriver.Chrome, mcn: str, password: str) -> None:
     driver.find_element(By.ID, "add-submit").click()
 
 
+def refusal(driver: webdriver.Chrome) -> str:
+    """The accounts page's refusal text ("" when the page shows none)."""
+    return " ".join(e.text for e in driver.find_elements(By.ID, "accounts-error"))
+
+
 def add_and_reset(driver: webdriver.Chrome, url: str) -> str:
     """Add the officer li and reset the password; returns the temporary one shown."""
     driver.get(f"{url}/accounts")
+    # each refusal is a page load: the old page's error is still there until it lands
     fill_new_account(driver, "mcn-nowhere", PASSWORD)
-    assert "mcn-nowhere" in driver.find_element(By.ID, "accounts-error").text  # unknown MCN
+    wait_for(lambda d: "mcn-nowhere" in refusal(d), driver)  # unknown MCN
     fill_new_account(driver, "mcn-starlight", "1234567890")
-    assert "12" in driver.find_element(By.ID, "accounts-error").text  # too short
+    wait_for(lambda d: "12" in refusal(d), driver)  # too short
     fill_new_account(driver, "mcn-starlight", PASSWORD)
     wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, 'tr[data-user="li"]'), driver)
     driver.find_element(By.CSS_SELECTOR, 'tr[data-user="li"] button.reset').click()
