@@ -18,7 +18,7 @@ from pipeline.console.i18n import LANG_COOKIE, language_of, translator
 from pipeline.console.ratelimit import LoginLimiter, Network, parse_networks
 from pipeline.console.users import User
 from pipeline.reporting.audit import AuditLimiter, record_limited
-from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.categories import label, severity_label, violation_label
 from pipeline.reporting.scope import Period
 from pipeline.reporting.scoring import explain
 from pipeline.reporting.scoring_rules import ScoringRules
@@ -77,6 +77,7 @@ def page(
         "lang": lang,
         "t": translator(lang),
         "label": lambda c: label(c, lang),
+        "violation_label": lambda v: violation_label(v["category"], v.get("off_card"), lang),
         "severity_label": lambda s: severity_label(s, lang),
         "local": lambda v: local_time(v, console.settings.timezone),
         "explain": lambda s: explain(s, console.rules, lang),

@@ -23,7 +23,7 @@ from pipeline.console.context import local_time, page, state
 from pipeline.console.i18n import language_of
 from pipeline.console.users import User
 from pipeline.reporting.casefile import find_violations
-from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.categories import severity_label, violation_label
 from pipeline.reporting.scope import Scope, scoped_query
 
 router = APIRouter()
@@ -60,7 +60,8 @@ def newer(request: Request, scope: Scope, after: tuple[datetime, str]) -> list[d
     """Violations inserted after the cursor, oldest first."""
     return scoped_query(
         state(request).store,
-        "SELECT event_id, inserted_at, ts, mcn_id, anchor_id, stream_id, category, severity, term, text "
+        "SELECT event_id, inserted_at, ts, mcn_id, anchor_id, stream_id, category, off_card, severity, term, "
+        "text "
         "FROM violations FINAL WHERE {scope} AND (inserted_at > %(t)s OR (inserted_at = %(t)s "
         "AND event_id > %(id)s)) ORDER BY inserted_at, event_id LIMIT 200",
         scope,
@@ -77,7 +78,8 @@ def _event(request: Request, row: dict[str, Any]) -> str:
         "mcn_id": row["mcn_id"],
         "anchor_id": row["anchor_id"],
         "stream_id": row["stream_id"],
-        "category": label(row["category"], lang),
+        "category": violation_label(row["category"], row["off_card"], lang),
+        "off_card": bool(row["off_card"]),
         "severity": severity_label(row["severity"], lang),
         "severity_code": row["severity"],
         "term": row["term"],

@@ -38,7 +38,7 @@ import yaml
 
 from pipeline.errors import ConfigError
 from pipeline.records import Violation, to_dict
-from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.categories import severity_label, violation_label
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,8 @@ def message(violation: Violation, zone: str = "Asia/Shanghai") -> str:
     at = str(timedelta(seconds=int(violation.offset_s)))
     quoted = f"“{violation.text}”" if violation.text else ""
     parts = [
-        f"【ClaimWatch 违规提醒】{label(violation.category)}（{severity_label(violation.severity)}风险）",
+        f"【ClaimWatch 违规提醒】{violation_label(violation.category, violation.off_card)}"
+        f"（{severity_label(violation.severity)}风险）",
         f"主播 {violation.anchor_id}（{violation.mcn_id}），直播 {violation.stream_id}，"
         f"{local:%Y-%m-%d %H:%M:%S}（开播后 {at}）",
     ]
@@ -133,7 +134,7 @@ def render(violation: Violation, target: AlertTarget, *, now_ms: int | None = No
     """The HTTP request that tells ``target`` about ``violation``."""
     text = message(violation)
     if target.format == "dingtalk":
-        title = f"违规提醒：{label(violation.category)}"
+        title = f"违规提醒：{violation_label(violation.category, violation.off_card)}"
         body = {"msgtype": "markdown", "markdown": {"title": title, "text": text.replace("\n", "\n\n")}}
         return AlertRequest(_dingtalk_signed(target, now_ms), body)
     if target.format == "wecom":

@@ -19,7 +19,8 @@ from pipeline.warehouse import Store
 
 VIOLATION_COLUMNS = (
     "event_id, stream_id, anchor_id, mcn_id, kind, category, severity, ts, offset_s, end_offset_s, "
-    "source, listing_id, product_id, text, term, rule_id, legal_basis, lexicon_version, rewrite, evidence"
+    "source, listing_id, product_id, text, term, rule_id, legal_basis, lexicon_version, rewrite, off_card, "
+    "evidence"
 )
 REVIEWER_SHOWN = "certifier"  # who reviewed, as a reader limited to some MCNs sees it: the role,
 # not the user name (an officer has no need of the certifier's login name, and could aim at it)

@@ -39,5 +39,15 @@ def label(category: str, language: Language = "zh") -> str:
     return LABELS.get(category, {}).get(language, category)
 
 
+OFF_CARD_MARK: dict[Language, str] = {"zh": "（卡外）", "en": " (off card)"}
+
+
+def violation_label(category: str, off_card: object = False, language: Language = "zh") -> str:
+    """The category's name, marked when the claim was said off the product's approved selling-point
+    card (``off_card``; the ``off_card`` category says so by itself)."""
+    mark = OFF_CARD_MARK[language] if off_card and category != "off_card" else ""
+    return label(category, language) + mark
+
+
 def severity_label(severity: str, language: Language = "zh") -> str:
     return SEVERITY_LABELS.get(severity, {}).get(language, severity)

@@ -9,6 +9,7 @@ import html
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -25,6 +26,7 @@ from pipeline.reporting.scope import Scope
 from pipeline.warehouse import Store
 from pipeline.warehouse.cards import card_versions, save_cards
 from pipeline.warehouse.ledger import current_ledger
+from pipeline.warehouse.rows import violation_row
 from tests import scenario
 from tests.console_support import PASSWORD, csrf_of, log_in, running_console
 
@@ -218,3 +220,24 @@ def test_odd_parameters_are_refusals_not_errors(console: Console, url: str) -> N
     response = console.login("officer").get(url)
     assert response.status_code in (400, 404), (url, response.status_code)
     assert scenario.SECRET not in response.text
+
+
+def test_a_claim_off_the_approved_card_is_marked_on_the_live_wall_and_its_page(console: Console) -> None:
+    first = scenario.starlight_violations()[0]  # said now: the live wall shows the last 24 hours
+    said = replace(first, event_id="off-card-1", off_card=True, ts=datetime.now(UTC).replace(microsecond=0))
+    console.store.insert("violations", [violation_row(said)])
+    officer = console.login("officer")
+    body = officer.get("/live/events?since=2000-01-01T00:00:00Z|&max_s=0.5").text
+    sent = [json.loads(line[6:]) for line in body.splitlines() if line.startswith("data: ")]
+    events = {e["event_id"]: e for e in sent}
+    assert events["off-card-1"]["off_card"] is True
+    assert events["off-card-1"]["category"].endswith("（卡外）")
+    others = [e for e in events.values() if e["event_id"] != "off-card-1"]
+    assert others
+    assert not any(e["off_card"] or "卡外" in e["category"] for e in others)
+    wall = officer.get("/live").text
+    assert wall.count(" off-card") == 1
+    assert "（卡外）" in wall
+    assert "（卡外） <span" not in officer.get(f"/violations/{others[0]['event_id']}").text
+    assert "（卡外） <span" in officer.get("/violations/off-card-1").text
+    assert " (off card)" in officer.get("/live?lang=en").text

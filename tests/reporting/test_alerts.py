@@ -40,6 +40,18 @@ def test_message_is_chinese_and_complete() -> None:
     assert "建议改为：直播间专享价" in text
 
 
+def test_a_claim_off_the_approved_card_says_so() -> None:
+    off = replace(V, off_card=True)
+    assert "价格违法宣传（卡外）" in message(off)
+    assert "卡外" not in message(V)
+    ding = render(off, AlertTarget("m", "http://x/robot?access_token=t", "dingtalk")).body
+    assert ding["markdown"]["title"] == "违规提醒：价格违法宣传（卡外）"
+    # a statement the card does not make is its own category: not marked twice
+    statement = replace(V, kind="ledger", category="off_card", off_card=True)
+    assert "卖点卡外宣称（" in message(statement)
+    assert "（卡外）" not in message(statement)
+
+
 def test_formats() -> None:
     generic = render(V, AlertTarget("m", "http://x/hook")).body
     assert generic["violation"]["event_id"] == "ev1"

@@ -18,6 +18,7 @@
       cells[i + 1].textContent = text;
     });
     row.classList.add("sev-" + v.severity_code);
+    if (v.off_card) { row.classList.add("off-card"); }
     var empty = body.querySelector("tr.empty");
     if (empty) { empty.remove(); }
     body.insertBefore(row, body.firstChild);
