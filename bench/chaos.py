@@ -19,10 +19,12 @@ machine, the same event ids:
 * misplaced: violations stored with another listing than analyze gives them (the product on
   stage when the claim was said: a stream restored without its stage changes gets it wrong);
 * crashed: worker processes that exited without being killed, agents that crashed (faust logs
-  "Crashed reason="), and ingest processes that failed.
+  "Crashed reason="), and ingest processes that failed;
+* dead-lettered: records a worker set aside as bad (none of the sample's is).
 
-The last line reads ``lost 0 / duplicated 0 / misplaced 0 / crashed 0 over K kills`` when nothing
-went wrong
+The last line reads ``lost 0 / duplicated 0 / misplaced 0 / crashed 0 / dead-lettered 0 over K
+kills`` when nothing went wrong (when something was lost, the workers' committed offsets and the
+records on each topic are printed before it)
 (docs/architecture.md, "Chaos").
 """
 
@@ -44,13 +46,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from pipeline.config import Settings, load_settings
 from pipeline.records import StreamInfo
 from pipeline.sample import Sample, load_sample
 from pipeline.speech import models
+from pipeline.stream import topics
 from pipeline.stream.analyze import analyze
 from pipeline.stream.broker import EmbeddedBroker, free_port, wait_for_port
+from pipeline.stream.publish import read_dead_letters
 from pipeline.warehouse import Store, open_store
 from tests.pipeline_harness import Violations, Worker, claimwatch, env_of, ingest_sample, violations
 from tests.services import ClickHouseServer
@@ -76,16 +81,18 @@ class Outcome:
     expected: int
     missing: tuple[tuple[str, str, str], ...] = ()  # (event id, kind, category) analyze found, not stored
     misplaced: tuple[tuple[str, str | None, str | None], ...] = ()  # (event id, listing: analyze, stored)
+    dead_letters: tuple[str, ...] = ()  # "topic: reason" of each record a worker set aside
 
     def line(self) -> str:
         kills = sum(self.kills.values())
         line = (
             f"lost {self.lost} / duplicated {self.duplicated} / misplaced {len(self.misplaced)} / "
-            f"crashed {self.crashed} over {kills} kills"
+            f"crashed {self.crashed} / dead-lettered {len(self.dead_letters)} over {kills} kills"
         )
         lost = [f"\n  lost: {kind} {category} {event_id}" for event_id, kind, category in self.missing]
         placed = [f"\n  misplaced: {e} on {want}, stored on {got}" for e, want, got in self.misplaced]
-        return line + "".join(lost) + "".join(placed)
+        letters = [f"\n  dead letter: {letter}" for letter in self.dead_letters]
+        return line + "".join(lost) + "".join(placed) + "".join(letters)
 
     def summary(self) -> str:
         """:meth:`line` on one line (what a test report keeps of an assertion message)."""
@@ -93,7 +100,8 @@ class Outcome:
 
     @property
     def clean(self) -> bool:
-        return (self.lost, self.duplicated, len(self.misplaced), self.crashed) == (0, 0, 0, 0)
+        counts = (self.lost, self.duplicated, len(self.misplaced), self.crashed, len(self.dead_letters))
+        return counts == (0, 0, 0, 0, 0)
 
 
 @contextmanager
@@ -294,6 +302,9 @@ def _chaos(
         }
     for failure in failures:
         print(f"ingest failed: {failure}", flush=True)
+    letters = read_dead_letters(cluster.broker.bootstrap)
+    if reference - stored:  # where the workers' group stands on each topic, records counted
+        print(offsets_report(cluster.broker.bootstrap), flush=True)
     return Outcome(
         lost=len(reference - stored),
         missing=tuple(sorted(reference - stored)),
@@ -309,7 +320,32 @@ def _chaos(
         kills=made,
         streams=len(stream_ids),
         expected=len(reference),
+        dead_letters=tuple(f"{letter.topic}: {letter.reason}" for letter in letters),
     )
+
+
+def offsets_report(bootstrap: str) -> str:
+    """The workers' committed offset and the records read back, per partition of the topics the
+    workers consume (what a loss needs explained: records never read, or read and committed)."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=3000)
+    try:
+        committed = admin.list_consumer_group_offsets(topics.APP_ID)
+        lines = []
+        for topic in (topics.STREAMS, topics.LISTINGS, topics.AUDIO):
+            numbers = sorted(consumer.partitions_for_topic(topic) or ())
+            partitions = [TopicPartition(topic, p) for p in numbers]
+            consumer.assign(partitions)
+            consumer.seek_to_beginning(*partitions)
+            read = Counter(message.partition for message in consumer)
+            for tp in partitions:
+                at = committed.get(tp)
+                lines.append(f"  {topic}[{tp.partition}]: {read[tp.partition]} records, committed "
+                             f"{at.offset if at else None}")  # fmt: skip
+        return "offsets of the workers' group:\n" + "\n".join(lines)
+    finally:
+        consumer.close()
+        admin.close()
 
 
 def _settle(store: Store, reference: Violations, timeout_s: float = 300.0) -> Violations:

@@ -37,6 +37,7 @@ def env_of(settings: Settings, broker: str = "") -> dict[str, str]:
         CLAIMWATCH_TOPIC_PARTITIONS=str(settings.topic_partitions),
         CLAIMWATCH_WAREHOUSE_RETRIES="2",
         CLAIMWATCH_WAREHOUSE_BACKOFF_S="0.2",
+        PYTHONUNBUFFERED="1",  # a worker killed with SIGKILL leaves its whole log
     )
     return env
 

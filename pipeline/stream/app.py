@@ -79,8 +79,11 @@ def build(settings: Settings, bootstrap: str, runtime: Runtime) -> faust.App:
 
     @app.on_partitions_assigned.connect  # type: ignore[arg-type]
     async def on_assigned(app: faust.App, assigned: set[Any], **_: Any) -> None:
-        audio = sorted(tp.partition for tp in assigned if tp.topic == topics.AUDIO)
-        log.info("worker %d owns %s partitions %s", os.getpid(), topics.AUDIO, audio)
+        owned = {
+            topic: sorted(tp.partition for tp in assigned if tp.topic == topic)
+            for topic in (topics.AUDIO, *topics.MONITORED)
+        }
+        log.info("worker %d owns %s", os.getpid(), "; ".join(f"{t} partitions {p}" for t, p in owned.items()))
         runtime.counts["rebalances"] += 1
 
     return app

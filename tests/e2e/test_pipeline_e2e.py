@@ -349,8 +349,8 @@ def _complete(store: Store, stream_id: str, count: int) -> bool:
 
 
 def _last_assignment(log: str) -> list[int]:
-    lines = [line for line in log.splitlines() if "owns audio.chunks partitions" in line]
-    return json.loads(lines[-1].rsplit("partitions", 1)[1]) if lines else []
+    found = re.findall(r"owns audio\.chunks partitions (\[[\d, ]*\])", log)
+    return json.loads(found[-1]) if found else []
 
 
 def test_workers_joining_and_dying_mid_stream_rebalance_without_loss_or_duplicates(
