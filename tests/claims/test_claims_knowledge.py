@@ -100,3 +100,53 @@ def test_the_trie_pattern_matches_exactly_the_terms(terms: list[str]) -> None:
         assert pattern.fullmatch(term)
     for other in ("x", "高", "尿病癌"):
         assert bool(pattern.fullmatch(other)) == (other in terms)
+
+
+@pytest.mark.parametrize(
+    ("text", "rule_id"),
+    [
+        ("喝这个茶能预防肺气肿", "MED-ACT-ON-CONDITION"),
+        ("对肠易激综合征都有效", "MED-FOR-CONDITION"),
+        ("这个贴专治偏头疼", "MED-FOR-CONDITION"),
+        ("坐骨神经痛患者都可以用", "MED-FOR-CONDITION"),
+    ],
+)
+def test_widened_condition_vocabulary_is_claimed_with_a_linking_frame(text: str, rule_id: str) -> None:
+    claims = load_detector().detect(text)
+    assert any(c.category == "medical" and c.rule_id == rule_id and c.legal_basis for c in claims), claims
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "肺气肿的病人请遵医嘱使用",  # a warning, not a claim
+        "这件外套很保暖，怕冷的姐妹冲",  # 怕冷 is ordinary talk, kept out of the vocabulary
+        "这款耳机音质清亮，声音不嘶哑",
+    ],
+)
+def test_widened_condition_vocabulary_leaves_near_misses_alone(text: str) -> None:
+    assert [c for c in load_detector().detect(text) if c.category == "medical"] == []
+
+
+def test_a_cosmetic_called_a_medical_mask_is_a_medical_claim() -> None:
+    claims = load_detector().detect("这款医美面膜修护力很强")
+    assert [(c.category, c.rule_id) for c in claims if c.category == "medical"] == [
+        ("medical", "MED-MEDICAL-GRADE")
+    ]
+    assert all(c.legal_basis for c in claims)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "“医美面膜”和普通面膜有什么区别？皮肤科医生来解答",  # an explainer naming the claim
+        "喝醋能软化血管是真的吗？",
+        "关于降血压的五个误区",
+    ],
+)
+def test_explainer_headlines_that_name_a_claim_are_meta_speech(text: str) -> None:
+    assert load_detector().detect(text) == []
+
+
+def test_a_medical_mask_without_an_explainer_cue_stays_a_claim() -> None:
+    assert load_detector().detect("医美面膜，敷一片修护一整晚")  # no explainer cue: still a claim
