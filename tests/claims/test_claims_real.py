@@ -90,3 +90,27 @@ def test_the_detector_holds_its_ground_on_the_held_out_and_development_parts() -
     assert heldout["no_claim_flagged"] <= HELDOUT_MOST_FLAGGED, heldout["no_claim_flagged"]
     for key, floor in DEV_FLOORS.items():
         assert dev[key] >= floor, (key, dev[key])
+
+
+ROUND4 = [
+    json.loads(line)
+    for path in sorted((REAL / "round4").glob("*.jsonl"))
+    for line in path.read_text("utf-8").splitlines()
+]
+
+
+def test_the_fourth_collection_is_held_out_from_documents_the_corpus_never_had() -> None:
+    # tests/data/real/round4: a fresh held-out collection (docs/claims.md), measured, never tuned on
+    assert len(ROUND4) >= 300
+    assert len({line["id"] for line in ROUND4}) == len(ROUND4)
+    known_docs = {line["doc"] for line in LINES} | {line["url"] for line in LINES}
+    known_texts = {line["text"] for line in LINES}
+    texts: set[str] = set()
+    for line in ROUND4:
+        assert set(line) >= FIELDS, line["id"]
+        assert line["part"] == "heldout" and line["collection"] == 4, line["id"]
+        assert set(line["labels"]) <= set(CATEGORIES), line["id"]
+        assert line["doc"] not in known_docs and line["url"] not in known_docs, line["id"]
+        assert line["text"] not in known_texts and line["text"] not in texts, line["id"]
+        texts.add(line["text"])
+        parse_example(line)
