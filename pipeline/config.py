@@ -125,7 +125,9 @@ class Settings(BaseSettings):
     console_cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only.")
     console_sse_interval_s: float = Field(2.0, gt=0, description="How often live pages poll for news.")
     console_overview_cache_s: float = Field(
-        20.0, ge=0, description="How long the overview's scores, trends and panels are kept (0: not)."
+        20.0,
+        ge=0,
+        description="How long the overview's panels and a violation's case are kept (0: not).",
     )
     evidence_key_file: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/evidence-ed25519.pem."

@@ -38,6 +38,8 @@ class ConsoleState:
     trusted_proxies: tuple[Network, ...] = ()
     overviews: TtlCache[Any, Any] = field(default_factory=lambda: TtlCache(0.0))
     """The overview's computed data per (scope, month): pages.overview_data, dropped on a review."""
+    cases: TtlCache[Any, Any] = field(default_factory=lambda: TtlCache(0.0))
+    """Violation cases per (scope, event id): pages.scoped_case, dropped on a review."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
@@ -50,6 +52,7 @@ class ConsoleState:
             audit_limiter=AuditLimiter(settings.console_audit_refusals_per_min),
             trusted_proxies=parse_networks(settings.console_trusted_proxies),
             overviews=TtlCache(settings.console_overview_cache_s),
+            cases=TtlCache(settings.console_overview_cache_s),
         )
 
     def audit(self, actor: str, action: str, target: str, **details: Any) -> None:

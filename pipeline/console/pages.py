@@ -136,9 +136,17 @@ def around(text: str, term: str) -> tuple[str, str, str]:
 
 
 def scoped_case(request: Request, user: User, event_id: str) -> Case:
-    """The violation if the user may see it; 404 otherwise (whether it exists or not)."""
+    """The violation if the user may see it; 404 otherwise (whether it exists or not).
+
+    Kept per (scope, event id) like the overview (``console_overview_cache_s``), computed once for
+    concurrent readers and dropped on a review: the case is six queries of the store, and the
+    store takes one query at a time. The scope is part of the key, so one MCN's officer never gets
+    a case loaded for another scope. Shared read only."""
     console = state(request)
-    case = load_case(console.store, user.scope, event_id, context_s=console.settings.evidence_context_s)
+    case: Case | None = console.cases.get(
+        (user.scope, event_id),
+        lambda: load_case(console.store, user.scope, event_id, context_s=console.settings.evidence_context_s),
+    )
     if case is None:
         raise HTTPException(404)
     return case
@@ -187,6 +195,7 @@ def save_review(console: ConsoleState, user: User, case: Case, decision: str, re
     mcn_id = str(case.violation["mcn_id"])
     console.store.insert("reviews", [review_row(review, mcn_id=mcn_id)])
     console.overviews.clear()  # a dismissal changes scores: no reader sees the old ones after this
+    console.cases.clear()  # and the case's review history: the redirect shows the new review
     record(console.store, user.username, f"review.{decision}", case.event_id, mcn_id, reason=reason)
 
 

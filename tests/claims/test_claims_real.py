@@ -108,9 +108,12 @@ def test_the_fourth_collection_is_held_out_from_documents_the_corpus_never_had()
     texts: set[str] = set()
     for line in ROUND4:
         assert set(line) >= FIELDS, line["id"]
-        assert line["part"] == "heldout" and line["collection"] == 4, line["id"]
+        assert line["part"] == "heldout", line["id"]
+        assert line["collection"] == 4, line["id"]
         assert set(line["labels"]) <= set(CATEGORIES), line["id"]
-        assert line["doc"] not in known_docs and line["url"] not in known_docs, line["id"]
-        assert line["text"] not in known_texts and line["text"] not in texts, line["id"]
+        assert line["doc"] not in known_docs, line["id"]
+        assert line["url"] not in known_docs, line["id"]
+        assert line["text"] not in known_texts, line["id"]
+        assert line["text"] not in texts, line["id"]
         texts.add(line["text"])
         parse_example(line)

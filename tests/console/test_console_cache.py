@@ -125,6 +125,7 @@ def test_a_zero_ttl_keeps_nothing() -> None:
 def console(store: Store, store_settings: Settings) -> Iterator[tuple[str, Store]]:
     scenario.seed(store)
     add_user(store, "cert", PASSWORD, "certifier")
+    add_user(store, "officer", PASSWORD, "mcn_officer", mcn_id=scenario.STARLIGHT.mcn_id)
     with running_console(store_settings.model_copy(update={"console_overview_cache_s": TTL_S}), store) as url:
         yield url, store
 
@@ -174,3 +175,38 @@ def test_a_review_in_the_console_drops_the_kept_overview(console: tuple[str, Sto
         assert dismissed[0] > score
     finally:
         client.close()
+
+
+@pytest.mark.integration
+def test_a_review_in_the_console_drops_the_kept_case(console: tuple[str, Store]) -> None:
+    """The violation page is kept like the overview; the redirect after a review shows it."""
+    url, _ = console
+    client = log_in(url, "cert")
+    try:
+        violation = scenario.starlight_violations()[0].event_id
+        before = client.get(f"/violations/{violation}")  # loads and keeps the case
+        assert before.status_code == 200, before.text[:300]
+        assert "needs a second look" not in before.text
+        form = {"decision": "dismiss", "reason": "needs a second look", "csrf_token": csrf_of(client)}
+        response = client.post(f"/violations/{violation}/review", data=form)
+        assert response.status_code == 303, response.text[:300]
+        after = client.get(f"/violations/{violation}")  # at once, well within the TTL
+        assert after.status_code == 200
+        assert "needs a second look" in after.text
+    finally:
+        client.close()
+
+
+@pytest.mark.integration
+def test_a_kept_case_is_not_shown_to_another_scope(console: tuple[str, Store]) -> None:
+    """The certifier's kept case of the rival MCN is no use to a starlight officer: still 404."""
+    url, _ = console
+    certifier, officer = log_in(url, "cert"), log_in(url, "officer")
+    try:
+        rival = scenario.rival_violations()[0].event_id
+        assert certifier.get(f"/violations/{rival}").status_code == 200  # kept for the certifier
+        assert officer.get(f"/violations/{rival}").status_code == 404
+        assert officer.get(f"/violations/{rival}/clip.wav").status_code == 404
+    finally:
+        certifier.close()
+        officer.close()
