@@ -347,7 +347,10 @@ def test_transcribe_of_damaged_audio_keeps_times_marks_segments_and_exits_1(
     (gap,) = report.gaps
     later = [line for line in runs["damaged.lines"] if line["start"] > gap.start_s + gap.duration_s + 1]
     assert later
+    # Whisper's times inside a piece move by tenths of a second when the piece differs (0.66 s seen
+    # in CI); lines shifted by the lost stretch would be off by all of it (3 s)
+    tolerance = gap.duration_s / 3
+    assert tolerance >= 0.9
     for line in later:
-        # Whisper's times inside a piece move by a few tenths when the piece differs; the gap is 3 s
-        assert min(abs(w["start"] - line["start"]) for w in runs["whole.lines"]) < 0.5
+        assert min(abs(w["start"] - line["start"]) for w in runs["whole.lines"]) < tolerance
         assert line["unreadable_before_s"] == pytest.approx(gap.duration_s, abs=0.02)
