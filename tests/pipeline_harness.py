@@ -95,8 +95,12 @@ class Worker:
 
     def assert_no_agent_crashed(self) -> None:
         """No agent of this worker died on an exception (faust restarts it and logs the crash)."""
-        crashes = [line for line in self.output().splitlines() if "Crashed reason=" in line]
-        assert not crashes, f"{self.log.name}: an agent crashed:\n" + "\n".join(crashes[:5])
+        lines = self.output().splitlines()
+        crashes = [i for i, line in enumerate(lines) if "Crashed reason=" in line]
+        # each crash with the traceback faust logs after it: the reason alone rarely says where
+        shown = ["\n".join(lines[i : i + 40]) for i in crashes[:3]]
+        report = "\n---\n".join(shown)
+        assert not crashes, f"{self.log.name}: an agent crashed {len(crashes)} times:\n{report}"
 
 
 @contextmanager

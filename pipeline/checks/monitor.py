@@ -26,7 +26,6 @@ The same object serves the faust worker (one event at a time) and ``claimwatch a
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -37,7 +36,7 @@ from pipeline.checks.stage import StreamState
 from pipeline.checks.violations import Charge, violation
 from pipeline.claims import load_detector
 from pipeline.config import LEXICON_DIR
-from pipeline.errors import TenantMismatch
+from pipeline.errors import ClaimWatchError, TenantMismatch
 from pipeline.ledger.qualifications import QualificationRules, load_rules
 from pipeline.records import (
     AudioChunk,
@@ -54,14 +53,16 @@ from pipeline.records import (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class UnknownStream(Exception):
-    """A segment arrived for a stream the monitor was never told about."""
+class UnknownStream(ClaimWatchError):
+    """A segment arrived for a stream the monitor was never told about.
 
-    stream_id: str
+    Not a frozen dataclass: Python cannot set ``__traceback__`` on a frozen, slotted exception
+    raised through a ``with`` block (its ``__setattr__`` calls ``super()`` with the class the
+    slots replaced), and the TypeError that raises instead hides this error."""
 
-    def __str__(self) -> str:
-        return f"no stream info for {self.stream_id!r} (its ingest must announce it first)"
+    def __init__(self, stream_id: str) -> None:
+        self.stream_id = stream_id
+        super().__init__(f"no stream info for {stream_id!r} (its ingest must announce it first)")
 
 
 def tenant_mismatch(

@@ -75,21 +75,23 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
         batches = cast(Stream[Any], stream).noack_take(rt.settings.transcribe_batch_pieces, within=0.1)
         async for events in batches:
             chunks: list[AudioChunk] = []
-            for event in events:
-                try:
-                    chunks.append(await rt.check_chunk(decode(AudioChunk, event.value)))
-                except (RecordError, AudioError, UnknownStream) as exc:
-                    await dead_letter(event, str(exc))
-                except WarehouseError as exc:  # not an outage (those are waited out)
-                    await dead_letter(event, f"its stream could not be restored: {exc}")
-            if chunks:
-                with rt.working_on(chunks):  # their streams' end may be handled meanwhile
+            with rt.working_on() as hold:  # their streams' end may be handled meanwhile
+                for event in events:
+                    try:
+                        chunk = decode(AudioChunk, event.value)
+                        hold(chunk.stream_id)  # before the check awaits anything
+                        chunks.append(await rt.check_chunk(chunk))
+                    except (RecordError, AudioError, UnknownStream) as exc:
+                        await dead_letter(event, str(exc))
+                    except WarehouseError as exc:  # not an outage (those are waited out)
+                        await dead_letter(event, f"its stream could not be restored: {exc}")
+                if chunks:
                     segments = await asyncio.to_thread(rt.transcribe, chunks)
                     violations = rt.on_segments(segments)
                     await rt.save([*segments, *violations])
                     await send_all(t.transcripts, segments)
                     await send_all(t.violations, violations)
-                rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
+            rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
             for event in events:
                 await stream.ack(event)
 

@@ -160,12 +160,21 @@ class Runtime:
         self.counts.update(written)
 
     @contextmanager
-    def working_on(self, chunks: Iterable[AudioChunk]) -> Iterator[None]:
-        """Hold the state of these pieces' streams while they are decoded, checked and stored."""
+    def working_on(self, chunks: Iterable[AudioChunk] = ()) -> Iterator[Callable[[str], None]]:
+        """Hold the state of these pieces' streams while they are checked, decoded and stored, and
+        of every stream given to the function it yields. Hold a stream before its piece is checked:
+        checking a batch awaits (a stream restored from the warehouse), and the end of a stream
+        already checked could be handled meanwhile, its state released before the piece is decoded
+        (the segments then had no stream: UnknownStream crashed the transcribe agent)."""
         streams = [chunk.stream_id for chunk in chunks]
         self.busy.update(streams)
+
+        def hold(stream_id: str) -> None:
+            streams.append(stream_id)
+            self.busy[stream_id] += 1
+
         try:
-            yield
+            yield hold
         finally:
             self.busy.subtract(streams)
             for stream_id in set(streams):

@@ -3,6 +3,8 @@ stream's state taken out and back in, and its release at the end."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
@@ -75,6 +77,20 @@ def test_ids_depend_on_the_segment_and_category_not_the_words() -> None:
 def test_a_segment_of_an_unknown_stream_is_refused() -> None:
     with pytest.raises(UnknownStream, match="'s9'"):
         monitor().on_segment(replace(said("全网最低价", 1.0), stream_id="s9"))
+
+
+def test_an_unknown_stream_raised_inside_a_with_block_stays_itself() -> None:
+    """As a frozen, slotted dataclass it could not take the traceback a generator context manager
+    sets on it: the worker's transcribe agent crashed with TypeError('super(type, obj)…')."""
+
+    @contextmanager
+    def held() -> Iterator[None]:
+        yield
+
+    with pytest.raises(UnknownStream, match="'s9'") as raised, held():
+        monitor().on_segment(replace(said("全网最低价", 1.0), stream_id="s9"))
+    assert raised.value.stream_id == "s9"
+    assert raised.value.__traceback__ is not None
 
 
 def test_a_snapshot_restored_elsewhere_keeps_the_stage_and_what_fired() -> None:

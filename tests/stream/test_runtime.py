@@ -13,7 +13,7 @@ import pytest
 
 from pipeline.checks.monitor import build_monitor
 from pipeline.config import load_settings
-from pipeline.records import AudioChunk, DeadLetter, ListingEvent, StreamInfo, Violation
+from pipeline.records import AudioChunk, DeadLetter, ListingEvent, StreamInfo, TranscriptSegment, Violation
 from pipeline.stream.runtime import Runtime
 from pipeline.warehouse import Store
 from pipeline.warehouse.sink import BatchingSink
@@ -44,6 +44,30 @@ def test_the_end_of_a_stream_waits_for_its_pieces_in_flight() -> None:
     rt.settle(["room-1"])
     assert not rt.monitor.knows("room-1")
     assert rt.counts["streams.released"] == 1
+
+
+def test_a_stream_held_before_its_piece_is_checked_outlives_its_end_handled_meanwhile() -> None:
+    """The transcribe agent checks a batch piece by piece, and a check can await (a stream restored
+    from the warehouse): the end of a stream checked earlier in the batch was handled meanwhile,
+    its state released before its piece was decoded, and its segments had no stream."""
+    rt = runtime()
+    rt.monitor.on_stream(INFO)
+
+    async def batch() -> list[Violation]:
+        with rt.working_on() as hold:
+            hold("room-1")
+            await rt.check_chunk(piece(0))
+            # the stream-facts agent handles the end while the batch's next piece is checked
+            rt.monitor.on_stream(replace(INFO, ended_at=T0 + timedelta(minutes=2)))
+            rt.settle(["room-1"])
+            assert rt.busy == {"room-1": 1}
+            return rt.on_segments([TranscriptSegment("seg-0", "room-1", 0.0, 2.0, "全网最低价")])
+
+    found = asyncio.run(batch())
+    assert sorted(v.category for v in found) == ["absolute", "price"]
+    assert rt.busy == {}
+    rt.settle(["room-1"])
+    assert not rt.monitor.knows("room-1")
 
 
 def test_a_stream_that_has_not_ended_is_kept_and_a_failed_batch_lets_go() -> None:
