@@ -116,7 +116,8 @@ class Span:
         self._parts: dict[str, str] | None = None
 
     def part(self, name: str) -> str:
-        """One named piece of context: before, after, clause, sentence, previous/next_clause."""
+        """One named piece of context: before, after, clause, sentence, previous/next_clause, and
+        clause_mark (the mark that ends the clause: ？ for a question, empty at the end of the text)."""
         return self.parts[name]
 
     @property
@@ -148,6 +149,7 @@ class Span:
             "sentence": text[sentences.starts[k] : s_end if s_end > end else end],
             "previous_clause": text[c_starts[i - 1] : c_ends[i - 1]] if i > 0 else "",
             "next_clause": text[c_starts[j] : c_ends[j]] if j < len(c_starts) else "",
+            "clause_mark": text[clause_end : clause_end + 1],
         }
 
     def quoted(self) -> bool:
@@ -165,7 +167,7 @@ class Span:
         return False
 
 
-PARTS = ("before", "after", "clause", "sentence", "previous_clause", "next_clause")
+PARTS = ("before", "after", "clause", "sentence", "previous_clause", "next_clause", "clause_mark")
 
 
 _Test = tuple[str, _Search, bool]

@@ -126,6 +126,7 @@ def test_the_taxonomys_do_not_flag_examples(text: str) -> None:
 CONTEXT_RULES = {
     "CTX-NEGATION": ("这不是防脱洗发水", "EFF-HAIR"),
     "CTX-QUESTION": ("这个能美白吗", "EFF-WHITENING"),
+    "CTX-QUESTION-MARK": ("泡脚就能降血糖？", "MED-TERMS"),
     "CTX-META": ("有人问是不是销量第一", "ABS-FIRST"),
     "CTX-META-SENTENCE": ("这些主播在带货中频繁使用“全网最低价”的营销策略", "PRC-LOWEST"),
     "CTX-META-AFTER": ("说能治失眠的都是骗人的", "MED-DISEASE"),
@@ -244,3 +245,16 @@ def test_any_text_gives_claims_whose_offsets_slice_to_their_terms(text: str, sou
     for claim in DETECTOR.detect(text, source=source):  # type: ignore[arg-type]
         assert 0 <= claim.start < claim.end <= len(text)
         assert text[claim.start : claim.end] == claim.term
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("泡脚就能降血糖？", set()),  # the clause is asked
+        ("能降血糖吗？用了就知道", set()),
+        ("全网最低价，还等什么？", {"absolute", "price"}),  # the claim's clause is said, the next asked
+        ("我们家遥遥领先好不好？", {"absolute"}),  # a tag question asks for agreement with the claim
+    ],
+)
+def test_a_clause_ending_in_a_question_mark_is_asked_not_claimed(text: str, expected: set[str]) -> None:
+    assert categories(text) == expected

@@ -150,3 +150,27 @@ def test_explainer_headlines_that_name_a_claim_are_meta_speech(text: str) -> Non
 
 def test_a_medical_mask_without_an_explainer_cue_stays_a_claim() -> None:
     assert load_detector().detect("医美面膜，敷一片修护一整晚")  # no explainer cue: still a claim
+
+
+def test_diplomatic_names_are_a_list_of_their_own_that_needs_a_tie_to_the_product() -> None:
+    lexicon = load_lexicon(LEXICON_DIR, NORMALISE)
+    lists = {k.name: k for k in lexicon.knowledge}
+    assert "大使馆" in lists["DIPLOMATIC"].terms
+    assert "大使馆" not in lists["STATE_OCCASION"].terms  # the bare word is no claim: news of an embassy
+    assert "国宴" in lists["STATE_OCCASION"].terms
+    detector = load_detector()
+    assert {c.rule_id for c in detector.detect("这款茶是驻华大使馆指定用茶")} == {"AUT-DIPLOMATIC"}
+    assert detector.detect("中国驻美国大使馆举办茶文化活动，大使出席并致辞", source="listing") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "主播被指暗示其化妆品“防癌”",  # news reporting what a seller implied
+        "床垫在免费体验者眼里“包治百病”",
+        "选购时注意区分祛斑美白类中的仅具物理遮盖的产品",  # consumer advice
+        "需要清醒认识的是，“回本快”往往伴随激烈竞争",
+    ],
+)
+def test_news_and_advice_that_report_a_claim_are_meta_speech(text: str) -> None:
+    assert load_detector().detect(text, source="listing") == []

@@ -104,8 +104,8 @@ def test_the_detector_is_built_once_per_directory(tmp_path: Path) -> None:
         ("medical.yaml", "(?P<term>(?:治|治疗", "(?P<term>((?:治|治疗",
          r"medical\.yaml: entry 2 \(MED-DISEASE\): regex: invalid regular expression"),
         ("medical.yaml", "{DISEASE})'", "{DISEASES})'", r"MED-DISEASE\): unknown macro \{DISEASES\}"),
-        ("authority.yaml", "    keywords: [军方, 军用, 军队, 部队, 军区, 军工, 军医, 军中, 军需, 海军, 空军, "
-         "陆军, 武警, 航天员, 宇航员, 航天, 飞行员, 解放军]\n", "",
+        ("authority.yaml", "    keywords: [军方, 军用, 军队, 部队, 军区, 军工, 军医, 军中, 军需, 随军, 将军, "
+         "海军, 空军, 陆军, 武警, 航天员, 宇航员, 航天, 飞行员, 解放军]\n", "",
          r"AUT-MILITARY\): a regex entry needs keywords"),
         ("guarantee.yaml", "entries:\n", "entries: [\n", r"guarantee\.yaml: line \d+ not valid YAML"),
         ("claims.yaml", "  - id: CTX-QUESTION\n", "  - id: CTX-QUESTION\n    categories: [lies]\n",
