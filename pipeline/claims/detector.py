@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.claims.conditions import Layout
+from pipeline.claims.glitches import SpeechGlitches
 from pipeline.claims.homophones import Correction, HomophoneCorrector
 from pipeline.claims.lexicon import Lexicon, load_lexicon
 from pipeline.claims.matching import Candidate, CandidateFinder, literal_strings
@@ -47,10 +48,16 @@ class Detector:
         strings = literal_strings(lexicon)
         nlp, tokenizer = chinese_pipeline(strings)
         self._finder = CandidateFinder(lexicon, nlp)
-        asr_words = {s for e in lexicon.entries if e.asr for s in (*e.terms, *e.keywords)}
+        asr_words = {
+            s
+            for e in lexicon.entries
+            if e.asr
+            for s in (*e.terms, *(e.keywords if e.heard_keywords is None else e.heard_keywords))
+        }
         asr_words.update(t for k in lexicon.knowledge if k.asr for t in k.terms)
         self._tokenizer = tokenizer
         self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
+        self._glitches = SpeechGlitches(lexicon, self._finder.index, tokenizer.is_common_word)
         # the global context rules that apply to each category, in their order: every candidate
         # is judged against them, so the category filter is applied once here
         self._contexts = {
@@ -70,7 +77,7 @@ class Detector:
         the longest. Candidates are judged in that order, and one already outranked by a claim is
         not judged at all.
         """
-        normalised = self._normalise(text, join_words=source == "speech")
+        normalised = self.normalised(text, source=source)
         kept: list[Verdict] = []
         for candidate, layout, corrections in sorted(self._candidates(normalised.text, source), key=_rank):
             if kept and any(_same_place(k.candidate, candidate) for k in kept):
@@ -82,8 +89,11 @@ class Detector:
         return [self._claim(v, normalised) for v in kept]
 
     def normalised(self, text: str, *, source: Source = "speech") -> Normalised:
-        """The text as the lexicons see it, with the map of its offsets back to ``text``."""
-        return self._normalise(text, join_words=source == "speech")
+        """The text as the lexicons see it, with the map of its offsets back to ``text``; speech
+        without its fillers, masking marks and stutters (:mod:`pipeline.claims.glitches`)."""
+        if source != "speech":
+            return self._normalise(text)
+        return self._glitches(self._normalise(text, join_words=True))
 
     def normalise_text(self, text: str) -> str:
         """The text as the lexicons see it (Simplified, half-width, 百分百 → 100%, …)."""
@@ -91,7 +101,7 @@ class Detector:
 
     def explain(self, text: str, *, source: Source = "speech") -> list[Verdict]:
         """Every candidate in ``text`` with the reason it is or is not a claim."""
-        normalised = self._normalise(text, join_words=source == "speech").text
+        normalised = self.normalised(text, source=source).text
         return [self._judge(*placed) for placed in self._candidates(normalised, source)]
 
     def _candidates(self, text: str, source: Source) -> list[_Placed]:

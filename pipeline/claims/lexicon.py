@@ -56,7 +56,7 @@ MatchKind = Literal["terms", "words", "tokens", "regex"]
 _KINDS: tuple[MatchKind, ...] = ("terms", "words", "tokens", "regex")
 _ENTRY_KEYS = frozenset(
     {"rule_id", "category", "severity", "legal_basis", "keywords", "not_when", "needs", "rewrite"}
-    | {"requires", "examples", "not_claims", "note", "asr", "extend"}
+    | {"requires", "examples", "not_claims", "note", "asr", "extend", "keywords_needed"}
     | set(_KINDS)
 )
 _FILE_KEYS = frozenset({"category", "severity", "legal_basis", "entries", "note"})
@@ -90,6 +90,10 @@ class Entry:
     extend: re.Pattern[str] | None  # matched right after a match: the reported term runs on
     asr: bool  # may its words be recognised through homophones in speech?
     source: str
+    keywords_needed: int = 1  # a regex entry runs only where this many different keywords occur
+    # the keywords speech is read for through homophones, where not all of them (None: all); a
+    # keyword list named from a knowledge list not marked asr is not
+    heard_keywords: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +125,13 @@ def load_lexicon(directory: Path, normalise: Normalise) -> Lexicon:
         path = directory / name
         if not path.is_file():
             raise LexiconError(f"{manifest_path}: files: {name}: no such file in {directory}")
-        entries.extend(_entries(path, _read(path, digest), _Vocabulary(macros, lists, normalise)))
+        entries.extend(
+            _entries(
+                path,
+                _read(path, digest),
+                _Vocabulary(macros, lists, normalise, frozenset(k.name for k in knowledge if not k.asr)),
+            )
+        )
     if not entries:
         raise LexiconError(f"{manifest_path}: files: expected at least one category file")
     _check_unique(entries)
@@ -277,6 +287,7 @@ class _Vocabulary:
     macros: Mapping[str, str]
     lists: Mapping[str, tuple[str, ...]]
     normalise: Normalise
+    unheard: frozenset[str] = frozenset()  # the lists not marked asr: true
 
 
 def _entries(path: Path, data: dict[str, Any], vocab: _Vocabulary) -> list[Entry]:
@@ -305,9 +316,20 @@ def _entry(raw: dict[str, Any], vocab: _Vocabulary, where: str, source: str) -> 
     severity = raw.get("severity")
     if severity not in ("low", "medium", "high"):
         raise LexiconError(f"{where}: severity must be low, medium or high, not {severity!r}")
-    macros, normalise = vocab.macros, vocab.normalise
+    macros = vocab.macros
     kind, terms, tokens, regex = _matching(raw, vocab, where)
-    keywords = tuple(normalise(k) for k in _strings(raw.get("keywords"), f"{where}: keywords"))
+    # a keyword may name a knowledge list ({SYMPTOM_NAME}: every one of its terms is a keyword)
+    raw_keywords = _strings(raw.get("keywords"), f"{where}: keywords")
+    listed = [_listed(k, vocab, where) for k in raw_keywords]
+    keywords = tuple(dict.fromkeys(k for terms in listed for k in terms))
+    # the keywords speech is read for: not those of a list that is not read through homophones
+    unheard = {
+        k
+        for item, terms in zip(raw_keywords, listed, strict=True)
+        if _named(item) in vocab.unheard
+        for k in terms
+    }
+    heard = tuple(k for k in keywords if k not in unheard) if unheard else None
     if kind in ("tokens", "regex") and not keywords:
         raise LexiconError(f"{where}: a {kind} entry needs keywords (words every match contains)")
     requires = _strings(raw.get("requires"), f"{where}: requires")
@@ -315,6 +337,11 @@ def _entry(raw: dict[str, Any], vocab: _Vocabulary, where: str, source: str) -> 
     asr = raw.get("asr", True)
     if not isinstance(asr, bool):
         raise LexiconError(f"{where}: asr: expected true or false")
+    needed = raw.get("keywords_needed", 1)
+    if not isinstance(needed, int) or isinstance(needed, bool) or needed < 1:
+        raise LexiconError(f"{where}: keywords_needed: expected a whole number of at least 1")
+    if needed > 1 and kind != "regex":
+        raise LexiconError(f"{where}: keywords_needed: only for regex entries")
     rewrite = raw.get("rewrite")
     extend = raw.get("extend")
     return Entry(
@@ -338,6 +365,8 @@ def _entry(raw: dict[str, Any], vocab: _Vocabulary, where: str, source: str) -> 
         else None,
         asr=asr,
         source=source,
+        keywords_needed=needed,
+        heard_keywords=heard,
     )
 
 
@@ -363,6 +392,12 @@ def _matching(
             raise LexiconError(f"{where}: regex matches the empty string")
         return kind, (), (), regex
     return kind, (), _token_patterns(raw["tokens"], where), None
+
+
+def _named(item: str) -> str | None:
+    """The knowledge list an item names as ``{LIST}``, or None."""
+    named = _MACRO.fullmatch(item)
+    return named.group(1) if named else None
 
 
 def _listed(item: str, vocab: _Vocabulary, where: str) -> tuple[str, ...]:

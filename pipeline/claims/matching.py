@@ -108,6 +108,10 @@ class CandidateFinder:
             self._add(entry)
         self.index = TermIndex([*self._terms, *self._words, *self._triggers])
         self._meaning = {string: self._meaning_of(string) for string in self.index.strings}
+        # the keywords of the entries that need several of them in a text before they run
+        self._keyword_sets = {
+            e.rule_id: frozenset(e.keywords) for e in lexicon.entries if e.keywords_needed > 1
+        }
         # whether each regex entry marks its claim with a group ``term`` (else the whole match)
         self._marked = {
             e.rule_id: e.regex is not None and "term" in e.regex.groupindex for e in lexicon.entries
@@ -164,14 +168,26 @@ class CandidateFinder:
                 triggered.update(m.triggers)  # a rule id already there keeps its place
                 if m.token_trigger:
                     in_tokens.append(start)
-        for entry in triggered.values():
-            if entry.kind == "regex":
-                self._regex(entry, text, found)
+        self._regexes(triggered.values(), text, hits, found)
         if in_tokens:
             for start, _ in segmentation.runs_with(in_tokens):
                 for c in self._in_doc(segmentation.doc((start, _)), set(triggered)):
                     found.append(Candidate(c.entry, c.start + start, c.end + start))
         return _outermost(found)
+
+    def _regexes(
+        self, triggered: Iterable[Entry], text: str, hits: list[Hit], found: list[Candidate]
+    ) -> None:
+        """Run the triggered regex entries; one that needs several keywords only where they occur."""
+        strings: set[str] | None = None  # the strings hit, for entries that need several keywords
+        for entry in triggered:
+            if entry.kind != "regex":
+                continue
+            if entry.keywords_needed > 1:
+                strings = strings if strings is not None else {string for _, _, string in hits}
+                if len(strings & self._keyword_sets[entry.rule_id]) < entry.keywords_needed:
+                    continue
+            self._regex(entry, text, found)
 
     def _regex(self, entry: Entry, text: str, found: list[Candidate]) -> None:
         """Add the matches of a regex entry (its group ``term`` where it has one and it took part)."""

@@ -18,6 +18,7 @@ covers any part of ``100%`` reports the whole 百分百.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 _CJK_RANGES = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
@@ -66,6 +67,22 @@ class Normalised:
         if self.starts is None or self.ends is None:
             return start, end
         return self.starts[start], self.ends[end - 1]
+
+    def without(self, dropped: Iterable[int]) -> Normalised:
+        """The same text with the characters at ``dropped`` (normalised offsets) left out, its
+        offsets still mapping back to the original (a match over 关某节 read as 关节 reports 关某节)."""
+        gone = set(dropped)
+        if not gone:
+            return self
+        kept = [i for i in range(len(self.text)) if i not in gone]
+        starts = self.starts if self.starts is not None else range(len(self.text))
+        ends = self.ends if self.ends is not None else range(1, len(self.text) + 1)
+        return Normalised(
+            "".join(self.text[i] for i in kept),
+            self.original,
+            tuple(starts[i] for i in kept),
+            tuple(ends[i] for i in kept),
+        )
 
 
 class Normaliser:

@@ -66,7 +66,7 @@ def test_a_knowledge_list_is_a_macro_and_a_term_list() -> None:
          r"macros: DISEASE_NAME is already a knowledge list"),
         ("efficacy.yaml", "'{WHITENING}'", "'{WHITENNING}'",
          r"EFF-WHITENING\): \{WHITENNING\} is not a knowledge list"),
-        ("claims.yaml", "knowledge/meta_speech.yaml]", "knowledge/meta.yaml]",
+        ("claims.yaml", "knowledge/meta_speech.yaml,", "knowledge/meta.yaml,",
          r"knowledge: knowledge/meta\.yaml: no such file"),
         ("knowledge/conditions.yaml", "  PET_DISEASE:\n    asr: true\n",
          "  PET_DISEASE:\n    asr: yes please\n", r"list PET_DISEASE: asr: expected true or false"),

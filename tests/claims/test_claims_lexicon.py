@@ -114,6 +114,12 @@ def test_the_detector_is_built_once_per_directory(tmp_path: Path) -> None:
          r"claims\.yaml: files: absolut\.yaml: no such file"),
         ("superstition.yaml", "after: '^(?:中心|站", "befor: '^(?:中心|站",
          r"SUP-LUCK\): not_when\[0\]: unknown key\(s\) befor"),
+        ("medical.yaml", "    keywords_needed: 2", "    keywords_needed: 0",
+         r"MED-CONDITIONS-LISTED\): keywords_needed: expected a whole number of at least 1"),
+        ("absolute.yaml", "    terms: [最]\n", "    terms: [最]\n    keywords_needed: 2\n",
+         r"ABS-MOST\): keywords_needed: only for regex entries"),
+        ("medical.yaml", "keywords: ['{DISEASE_NAME}',", "keywords: ['{DISEASE_NAMES}',",
+         r"MED-CONDITIONS-LISTED\): \{DISEASE_NAMES\} is not a knowledge list"),
     ],
 )  # fmt: skip
 def test_a_malformed_lexicon_names_file_entry_and_reason(
@@ -135,3 +141,14 @@ def test_a_bad_token_pattern_fails_when_the_detector_is_built(tmp_path: Path) ->
 def test_a_directory_without_a_manifest_is_refused(tmp_path: Path) -> None:
     with pytest.raises(LexiconError, match=r"claims\.yaml: no such file"):
         load_lexicon(tmp_path, NORMALISE)
+
+
+def test_a_keyword_may_name_a_knowledge_list(detector: Detector) -> None:
+    """MED-CONDITIONS-LISTED is triggered by any two names of its lists, not by a short list of them."""
+    entry = next(e for e in detector.lexicon.entries if e.rule_id == "MED-CONDITIONS-LISTED")
+    conditions = {k.name: k.terms for k in detector.lexicon.knowledge}
+    assert set(conditions["SYMPTOM_NAME"]) <= set(entry.keywords)
+    assert entry.keywords_needed == 2
+    claims = detector.detect("心率不齐心跳加快的问题都能检测到", source="speech")
+    assert [c.rule_id for c in claims if c.category == "medical"] == ["MED-CONDITIONS-LISTED"]
+    assert not [c for c in detector.detect("最近有点心跳加快", source="speech") if c.category == "medical"]
