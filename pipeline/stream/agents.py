@@ -10,16 +10,6 @@ A record that cannot be decoded (or that the stage logic refuses as malformed) g
   state of a stream whose end was announced is then released;
 - ``alert``: high-severity violations → the MCN's webhooks (in the background).
 
-An event is acked only under the assignment it was fetched in (:func:`fetched_now`): faust runs
-with ``stream_wait_empty=False`` (a batch in Whisper or an event waiting out a warehouse outage
-must not hold up a rebalance), so an event can finish after its partition was revoked and given
-back. Acked then, faust counted its offset as done in the new assignment, and with nothing
-committed yet on the partition it commits past the offsets before it, read again but not yet
-stored: a worker killed then lost them (faust's ``Consumer._new_offset`` checks the head of the
-acked offsets against the committed one only when that is above 0, and lets the offset just after
-it through). Left unacked, the event
-is read again by the partition's owner, as every event of a revoked partition is.
-
 Doing the work of a piece in the agent that took it, rather than hopping through topics between
 stages, keeps a piece's words seconds from the warehouse; storing before acking keeps it
 at-least-once (rows are idempotent).
@@ -102,7 +92,8 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                     await send_all(t.transcripts, segments)
                     await send_all(t.violations, violations)
             rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
-            await ack_fetched(app, rt, stream, list(events))
+            for event in events:
+                await stream.ack(event)
 
     @app.agent(t.monitored)
     async def monitor(stream: StreamT[Any]) -> None:
@@ -117,7 +108,7 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                     "%s offset %d not stored (%s): left unacked", event.message.tp, event.message.offset, exc
                 )
                 return
-            await ack_fetched(app, rt, stream, [event])
+            await stream.ack(event)
 
     @app.agent(t.violations)
     async def alert(stream: StreamT[Any]) -> None:
@@ -131,28 +122,6 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                 rt.alerts.submit(decode(Violation, value))
             except RecordError:
                 continue
-
-
-async def ack_fetched(app: faust.App, rt: Runtime, stream: StreamT[Any], events: list[EventT[Any]]) -> None:
-    """Ack those ``events`` fetched under the current assignment; leave the others to be read again."""
-    stale = 0
-    for event in events:
-        if fetched_now(app, event):
-            await stream.ack(event)
-        else:
-            stale += 1
-    if stale:
-        rt.counts["acks.stale"] += stale
-        log.info(
-            "%d events fetched before a rebalance left unacked: their partition's owner reads them again",
-            stale,
-        )
-
-
-def fetched_now(app: faust.App, event: EventT[Any]) -> bool:
-    """Whether ``event`` was fetched under the consumer's current assignment, no rebalance begun
-    since (the flow is stopped from a rebalance's start until its assignment is done)."""
-    return app.flow_control.is_active() and event.message.generation_id == app.consumer_generation_id
 
 
 async def send_dead_letter(t: Topics, event: EventT[Any], reason: str) -> None:
