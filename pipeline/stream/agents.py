@@ -1,7 +1,9 @@
 """The faust agents: each decodes records, calls the stage logic, sends the results on.
 
 A record that cannot be decoded (or that the stage logic refuses as malformed) goes to the
-``deadletter`` topic with the reason and its original bytes; the agent goes on with the next.
+``deadletter`` topic with the reason and its original bytes; the agent goes on with the next. So
+does one that fails with an error no check expects (:func:`internal_error`: the log has the
+traceback), rather than crashing the agent past its unacked events.
 
 - ``transcribe``: speech pieces of any streams, decoded in batches; their segments searched for
   claims; segments and violations stored in ClickHouse, then published (``transcripts``,
@@ -74,24 +76,15 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
         # decoded again by whoever takes the partition (the same pieces, the same ids).
         batches = cast(Stream[Any], stream).noack_take(rt.settings.transcribe_batch_pieces, within=0.1)
         async for events in batches:
-            chunks: list[AudioChunk] = []
-            with rt.working_on() as hold:  # their streams' end may be handled meanwhile
+            try:
+                await transcribe_batch(t, rt, list(events))
+            except WarehouseUnavailable as exc:  # the sink stopped waiting: the worker stops
+                log.warning("%d speech pieces not stored (%s): left unacked", len(events), exc)
+                return
+            except Exception as exc:  # a bug: the pieces go to the dead letters, not lost
+                log.exception("%d speech pieces could not be processed", len(events))
                 for event in events:
-                    try:
-                        chunk = decode(AudioChunk, event.value)
-                        hold(chunk.stream_id)  # before the check awaits anything
-                        chunks.append(await rt.check_chunk(chunk))
-                    except (RecordError, AudioError, UnknownStream) as exc:
-                        await dead_letter(event, str(exc))
-                    except WarehouseError as exc:  # not an outage (those are waited out)
-                        await dead_letter(event, f"its stream could not be restored: {exc}")
-                if chunks:
-                    segments = await asyncio.to_thread(rt.transcribe, chunks)
-                    violations = rt.on_segments(segments)
-                    await rt.save([*segments, *violations])
-                    await send_all(t.transcripts, segments)
-                    await send_all(t.violations, violations)
-            rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
+                    await dead_letter(event, internal_error(exc))
             for event in events:
                 await stream.ack(event)
 
@@ -108,6 +101,9 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                     "%s offset %d not stored (%s): left unacked", event.message.tp, event.message.offset, exc
                 )
                 return
+            except Exception as exc:  # a bug: the event goes to the dead letters, not lost
+                log.exception("%s offset %d could not be processed", event.message.tp, event.message.offset)
+                await dead_letter(event, internal_error(exc))
             await stream.ack(event)
 
     @app.agent(t.violations)
@@ -122,6 +118,35 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                 rt.alerts.submit(decode(Violation, value))
             except RecordError:
                 continue
+
+
+async def transcribe_batch(t: Topics, rt: Runtime, events: list[EventT[Any]]) -> None:
+    """Speech pieces checked, decoded together, their claims found; stored, then published."""
+    chunks: list[AudioChunk] = []
+    with rt.working_on() as hold:  # their streams' end may be handled meanwhile
+        for event in events:
+            try:
+                chunk = decode(AudioChunk, event.value)
+                hold(chunk.stream_id)  # before the check awaits anything
+                chunks.append(await rt.check_chunk(chunk))
+            except (RecordError, AudioError, UnknownStream) as exc:
+                await send_dead_letter(t, event, str(exc))
+            except WarehouseError as exc:  # not an outage (those are waited out)
+                await send_dead_letter(t, event, f"its stream could not be restored: {exc}")
+        if chunks:
+            segments = await asyncio.to_thread(rt.transcribe, chunks)
+            violations = rt.on_segments(segments)
+            await rt.save([*segments, *violations])
+            await send_all(t.transcripts, segments)
+            await send_all(t.violations, violations)
+    rt.settle((chunk.stream_id for chunk in chunks), in_event=False)
+
+
+def internal_error(exc: Exception) -> str:
+    """A dead letter's reason for an error no check expects (the worker's log has its traceback).
+    Caught, not left to faust: a crashed agent is restarted past its events, unacked, and acking
+    the next ones has faust commit past them where nothing or one offset less was committed."""
+    return f"not processed, an internal error: {type(exc).__name__}: {exc}"
 
 
 async def send_dead_letter(t: Topics, event: EventT[Any], reason: str) -> None:

@@ -17,15 +17,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pipeline.config import Settings, load_settings
 from pipeline.ledger.files import read_ledger
 from pipeline.ledger.qualifications import load_rules
-from pipeline.records import StreamInfo, Violation
+from pipeline.records import AudioChunk, StreamInfo, Violation
 from pipeline.sample import Sample, load_sample
 from pipeline.speech import models
+from pipeline.stream import topics
 from pipeline.stream.analyze import analyze
 from pipeline.stream.app import build, running
 from pipeline.stream.broker import EmbeddedBroker
@@ -171,6 +173,59 @@ def test_a_running_worker_learns_ledger_rows_from_the_ledger_topic(
                 raise AssertionError("the worker never saw the ledger rows")
 
         asyncio.run(scenario())
+
+
+def test_a_batch_failing_with_an_error_no_check_expects_is_dead_lettered_not_crashed_past(
+    model: models.LoadedModel, embedded_dir: Path, own_broker: str
+) -> None:
+    """A bug in a batch (injected: the claims step of the first batch raises) sends its pieces to
+    the dead letters with the reason, and the agent goes on. Left to faust, the agent crashed and
+    was restarted past its unacked pieces, and acking the next ones could commit past them."""
+    settings = load_settings(
+        data_dir=embedded_dir,
+        clickhouse_database=unique_database(),
+        broker_session_timeout_s=6,
+        topic_partitions=4,
+    )
+    with open_store(settings) as store:
+        runtime = create_runtime(settings, store, model=model)
+        checked = runtime.on_segments
+        calls: list[int] = []
+
+        def first_fails(segments: list[Any]) -> list[Violation]:
+            calls.append(len(segments))
+            if len(calls) == 1:
+                raise RuntimeError("injected")
+            return checked(segments)
+
+        runtime.on_segments = first_fails  # type: ignore[method-assign]
+
+        def piece(seq: int) -> AudioChunk:
+            return AudioChunk(
+                "bug-1", seq, float(seq), 16_000, b"\0\0" * 16_000, anchor_id="a1", mcn_id="m1",
+                started_at=SAMPLE.started_at,
+            )  # fmt: skip
+
+        async def scenario() -> None:
+            ensure_topics(own_broker, settings.topic_partitions)
+            publisher = Publisher(own_broker, settings.topic_partitions)
+            async with running(build(settings, own_broker, runtime)):
+                for seq in (0, 1):
+                    publisher.send(topics.AUDIO, "bug-1", piece(seq))
+                    await asyncio.to_thread(publisher.flush)
+                    for _ in range(600):
+                        if runtime.counts["pieces"] > seq:
+                            break
+                        await asyncio.sleep(0.1)
+                await asyncio.sleep(1)
+
+        asyncio.run(scenario())
+    letters = read_dead_letters(own_broker, timeout_s=10)
+    assert [(d.topic, d.reason) for d in letters] == [
+        (topics.AUDIO, "not processed, an internal error: RuntimeError: injected")
+    ]
+    assert len(calls) == 2  # the next batch was processed
+    assert runtime.counts["pieces"] == 2
 
 
 def test_demo_command_on_a_fresh_data_directory(tmp_path: Path) -> None:
