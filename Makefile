@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := clickhouse-server ffmpeg chromium chromium-driver fonts-wqy-microhei
+APT_PACKAGES := clickhouse-server zookeeper ffmpeg chromium chromium-driver fonts-wqy-microhei
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: help deps install demo test lint format bench clean vendor dashboards
@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 help:  ## Show this help
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-deps:  ## Install the system packages the tests need (Debian: clickhouse-server, ffmpeg, chromium)
+deps:  ## Install the system packages the tests need (Debian: clickhouse-server, zookeeper, ffmpeg, chromium)
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  echo "installing $$missing"; \
@@ -43,6 +43,7 @@ format: install  ## Apply ruff's formatting and safe fixes
 
 bench: install  ## Run the benchmarks (each prints its ratio against a baseline)
 	$(BIN)/python -m bench.warehouse
+	$(BIN)/python -m bench.cluster
 	$(BIN)/python -m bench.claims
 	$(BIN)/python -m bench.ledger_match
 	$(BIN)/python -m bench.asr

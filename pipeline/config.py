@@ -52,7 +52,17 @@ class Settings(BaseSettings):
     clickhouse_user: str = Field("default", description="clickhouse-server user.")
     clickhouse_password: SecretStr = Field(SecretStr(""), description="clickhouse-server password.")
     clickhouse_database: str = Field("claimwatch", description="Database that holds ClaimWatch's tables.")
+    clickhouse_cluster: str = Field(
+        "",
+        description=(
+            "Server warehouse on a ClickHouse cluster: its name in the servers' remote_servers "
+            "(sharded Distributed tables over replicated ones, docs/scaling.md); empty: one server."
+        ),
+    )
     clickhouse_connect_timeout_s: float = Field(5.0, description="Connect timeout per attempt.")
+    clickhouse_pool_size: int = Field(
+        4, ge=1, le=64, description="Connections a server store opens at most (queries run at once)."
+    )
     warehouse_retries: int = Field(5, ge=0, description="Retries before a store is declared unavailable.")
     warehouse_backoff_s: float = Field(0.5, ge=0, description="First retry delay; doubles per retry.")
     retention_days: int = Field(1095, ge=1095, description="How long evidence is kept (at least 3 years).")
@@ -128,6 +138,20 @@ class Settings(BaseSettings):
         20.0,
         ge=0,
         description="How long the overview's panels and a violation's case are kept (0: not).",
+    )
+    console_exports_at_once: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Evidence bundles the console builds at once (at a lower CPU priority); more wait.",
+    )
+    console_session_cache_s: float = Field(
+        60.0,
+        ge=0,
+        description=(
+            "Embedded warehouse: how long a checked session is kept in memory (0: not); a logout, "
+            "a disabled account or a new password or role drops it at once."
+        ),
     )
     evidence_key_file: Path | None = Field(
         None, description="Ed25519 signing key (PEM); default data_dir/keys/evidence-ed25519.pem."

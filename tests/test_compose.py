@@ -9,7 +9,10 @@
 - Grafana's provisioning points at files that exist, the datasource the dashboards ask for, and a
   ClickHouse user allowed to read the tables the dashboards query;
 - the Dockerfile builds from a pinned base as a non-root user, with constraints that agree with
-  pyproject.toml's pins.
+  pyproject.toml's pins;
+- the optional `cluster` profile (Keeper + 2 shards × 2 replicas) is the topology the cluster tests
+  run (tests/cluster.py): each node's place in remote_servers matches its macros, and turning the
+  profile on (the two .env lines) gives valid settings naming that cluster.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 import re
 import shlex
 import tomllib
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ import yaml
 import pipeline
 from pipeline.commands.main import main
 from pipeline.config import Settings, load_settings
+from tests import cluster as tested_cluster
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -440,3 +445,91 @@ def test_constraints_agree_with_the_pinned_dependencies() -> None:
         assert constraints.get(key) == version, (
             f"{requirement}: deploy/constraints.txt has {constraints.get(key)}"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# The cluster profile
+
+TOPOLOGY_DIR = ROOT / "deploy" / "clickhouse" / "topology"
+TOPOLOGY_MOUNT = "/etc/clickhouse-server/config.d/topology.xml"
+CLUSTER_ENV = {
+    "CLICKHOUSE_TOPOLOGY": "./deploy/clickhouse/topology/cluster.xml",
+    "CLAIMWATCH_CLICKHOUSE_CLUSTER": tested_cluster.CLUSTER,
+}
+
+
+@pytest.fixture(scope="module")
+def cluster_compose(raw: dict[str, Any], example_env: dict[str, str]) -> dict[str, Any]:
+    """The compose document with the cluster profile's two .env lines uncommented."""
+    result: dict[str, Any] = filled(raw, {**example_env, **CLUSTER_ENV})
+    return result
+
+
+def xml(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()
+
+
+def test_the_cluster_lines_of_env_example_are_the_ones_this_test_turns_on() -> None:
+    text = (ROOT / ".env.example").read_text(encoding="utf-8")
+    for name, value in CLUSTER_ENV.items():
+        assert f"# {name}={value}" in text.splitlines()
+
+
+def test_the_cluster_profile_follows_the_specification_and_loads(
+    compose: dict[str, Any], cluster_compose: dict[str, Any]
+) -> None:
+    schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
+    errors = list(jsonschema.Draft202012Validator(schema).iter_errors(cluster_compose))
+    assert not errors, errors[0].message
+    for name, service in claimwatch_services(cluster_compose):
+        values = {k.removeprefix("CLAIMWATCH_").lower(): v for k, v in environment(service).items()}
+        assert load_settings(**values).clickhouse_cluster == tested_cluster.CLUSTER, name
+    mounted = mount_source(services(cluster_compose)["clickhouse"], TOPOLOGY_MOUNT)
+    assert mounted == TOPOLOGY_DIR / "cluster.xml"
+    assert mount_source(services(compose)["clickhouse"], TOPOLOGY_MOUNT) == TOPOLOGY_DIR / "single.xml"
+
+
+def test_the_cluster_profile_is_the_tested_topology(cluster_compose: dict[str, Any]) -> None:
+    all_services = services(cluster_compose)
+    (cluster,) = xml(TOPOLOGY_DIR / "cluster.xml").find("remote_servers")  # type: ignore[misc]
+    assert cluster.tag == tested_cluster.CLUSTER
+    shards = cluster.findall("shard")
+    assert len(shards) == tested_cluster.SHARDS
+    for s, shard in enumerate(shards, 1):
+        assert shard.findtext("internal_replication") == "true", "replicated tables replicate themselves"
+        replicas = shard.findall("replica")
+        assert len(replicas) == tested_cluster.REPLICAS
+        for r, replica in enumerate(replicas, 1):
+            host = replica.findtext("host")
+            assert host in all_services, f"remote_servers names {host}, which compose does not run"
+            node = all_services[host]
+            env = environment(node)
+            assert (int(env["CLICKHOUSE_SHARD"]), env["CLICKHOUSE_REPLICA"]) == (s, f"s{s}r{r}"), host
+            assert env["CLICKHOUSE_INTERSERVER_HOST"] == node["hostname"] == host
+            assert node["image"] == all_services["clickhouse"]["image"], "one ClickHouse version"
+            assert mount_source(node, TOPOLOGY_MOUNT) == TOPOLOGY_DIR / "cluster.xml"
+            assert node["healthcheck"]["test"]
+            if host != "clickhouse":  # the entry node runs with or without the profile
+                assert node["profiles"] == ["cluster"]
+                assert node["depends_on"]["keeper"]["condition"] == "service_healthy"
+                db_init = all_services["db-init"]["depends_on"][host]
+                assert db_init == {"condition": "service_healthy", "required": False}
+
+
+def test_the_nodes_find_keeper_and_read_their_place_from_their_environment(
+    cluster_compose: dict[str, Any],
+) -> None:
+    topology = xml(TOPOLOGY_DIR / "cluster.xml")
+    keeper = services(cluster_compose)["keeper"]
+    assert keeper["profiles"] == ["cluster"]
+    assert keeper["healthcheck"]["test"]
+    config = xml(mount_source(keeper, "/etc/clickhouse-keeper/keeper.xml"))
+    port = config.findtext("keeper_server/tcp_port")
+    (node,) = topology.findall("zookeeper/node")
+    assert (node.findtext("host"), node.findtext("port")) == (keeper["hostname"], port)
+    (raft,) = config.findall("keeper_server/raft_configuration/server")
+    assert raft.findtext("hostname") == keeper["hostname"]
+    macros = {m.tag: m.get("from_env") for m in topology.find("macros")}  # type: ignore[union-attr]
+    assert macros == {"shard": "CLICKHOUSE_SHARD", "replica": "CLICKHOUSE_REPLICA"}
+    assert topology.find("interserver_http_host").get("from_env") == "CLICKHOUSE_INTERSERVER_HOST"  # type: ignore[union-attr]
+    assert xml(TOPOLOGY_DIR / "single.xml").tag == "clickhouse"

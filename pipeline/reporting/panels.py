@@ -21,7 +21,7 @@ from pipeline.warehouse import Store
 PanelKind = Literal["table", "timeseries", "barchart", "piechart"]
 
 _PERIOD = "ts >= %(start)s AND ts < %(end)s"
-_COUNTED = f"{_PERIOD} AND {{scope}} AND event_id NOT IN ({DISMISSED_SQL})"
+_COUNTED = f"{_PERIOD} AND {{scope}} AND event_id GLOBAL NOT IN ({DISMISSED_SQL})"
 
 
 @dataclass(frozen=True, slots=True)

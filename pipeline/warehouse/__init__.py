@@ -1,13 +1,18 @@
 """The ClickHouse warehouse: schema migrations and two stores behind one interface.
 
 ``open_store(settings)`` gives the store the settings name: ``embedded`` (chdb in
-``data_dir/warehouse``) or ``server`` (clickhouse-server over the native protocol), migrated to
-this release's schema unless ``migrate=False``.
+``data_dir/warehouse``) or ``server`` (clickhouse-server over the native protocol; with
+``clickhouse_cluster`` set, a ClickHouse cluster through one of its nodes), migrated to this
+release's schema unless ``migrate=False``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from pipeline.config import Settings
+from pipeline.errors import ConfigError
 from pipeline.warehouse.store import LATEST_VERSION, Migration, Store, migrations
 
 __all__ = ["LATEST_VERSION", "Migration", "Store", "migrations", "open_store"]
@@ -17,9 +22,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
     """The warehouse the settings name, ready for use."""
     store: Store
     if settings.warehouse == "server":
-        from pipeline.warehouse.server import ServerStore
-
-        store = ServerStore(
+        store = _server_class(settings)(
             host=settings.clickhouse_host,
             port=settings.clickhouse_port,
             database=settings.clickhouse_database,
@@ -28,7 +31,10 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
             connect_timeout_s=settings.clickhouse_connect_timeout_s,
             retries=settings.warehouse_retries,
             backoff_s=settings.warehouse_backoff_s,
+            pool_size=settings.clickhouse_pool_size,
         )
+    elif settings.clickhouse_cluster:
+        raise ConfigError("CLAIMWATCH_CLICKHOUSE_CLUSTER needs CLAIMWATCH_WAREHOUSE=server")
     else:
         from pipeline.warehouse.embedded import EmbeddedStore
 
@@ -40,3 +46,14 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         store.close()
         raise
     return store
+
+
+def _server_class(settings: Settings) -> Callable[..., Store]:
+    """The server store, or the cluster store where the settings name a cluster."""
+    if settings.clickhouse_cluster:
+        from pipeline.warehouse.cluster_store import ClusterStore
+
+        return partial(ClusterStore, cluster=settings.clickhouse_cluster)
+    from pipeline.warehouse.server import ServerStore
+
+    return ServerStore

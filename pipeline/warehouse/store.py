@@ -21,6 +21,7 @@ from importlib import resources
 from typing import Any, TypeVar
 
 from pipeline.errors import MigrationError, RowRefused, WarehouseError, WarehouseUnavailable
+from pipeline.warehouse.cluster import counted_tables
 from pipeline.warehouse.sql import (
     ColumnConverter,
     column_converter,
@@ -228,7 +229,7 @@ class Store(ABC):
 
     def _apply(self, migration: Migration) -> None:
         log.info("applying warehouse migration %04d %s", migration.version, migration.name)
-        for statement in split_statements(migration.sql):
+        for statement in self._statements(migration):
             try:
                 self.command(statement)
             except WarehouseError as exc:
@@ -246,17 +247,21 @@ class Store(ABC):
             ],
         )
 
+    def _statements(self, migration: Migration) -> list[str]:
+        """The statements that apply a migration here (a cluster store rewrites them)."""
+        return split_statements(migration.sql)
+
     def table_counts(self) -> dict[str, int]:
-        """Rows per table after deduplication (FINAL where the engine folds duplicates)."""
+        """Rows per table after deduplication (FINAL where the engine folds duplicates); on a
+        cluster, per Distributed table (its local tables are not listed)."""
         tables = self.query(
             "SELECT name, engine FROM system.tables WHERE database = %(db)s ORDER BY name",
             {"db": self.database},
         )
         counts = {}
-        for t in tables:
-            final = " FINAL" if t["engine"].startswith("Replacing") else ""
-            rows = self.query(f"SELECT count() AS n FROM {t['name']}{final}")
-            counts[t["name"]] = int(rows[0]["n"])
+        for name, folds in counted_tables({t["name"]: t["engine"] for t in tables}).items():
+            rows = self.query(f"SELECT count() AS n FROM {name}{' FINAL' if folds else ''}")
+            counts[name] = int(rows[0]["n"])
         return counts
 
 

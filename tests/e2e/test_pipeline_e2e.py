@@ -35,6 +35,7 @@ from pipeline.stream.demo import stream_sample
 from pipeline.stream.publish import Publisher, ensure_topics, publish_ledger, read_dead_letters
 from pipeline.stream.runtime import create_runtime
 from pipeline.warehouse import Store, open_store
+from tests.cluster import ClickHouseCluster
 from tests.conftest import unique_database
 from tests.pipeline_harness import (
     Violations,
@@ -266,6 +267,42 @@ def test_server_pipeline_matches_analyze(
             lambda: f"stream {SAMPLE.stream_id} ended at" in worker.output(), timeout_s=30, why=worker.output
         )
     assert read_dead_letters(own_broker, timeout_s=3) == []  # well-formed input: every record handled
+
+
+@pytest.mark.cluster
+def test_cluster_pipeline_matches_analyze(
+    reference: Violations, clickhouse_cluster: ClickHouseCluster, own_broker: str, tmp_path: Path
+) -> None:
+    """tansu + the 2 × 2 ClickHouse cluster (tests/cluster.py), a `claimwatch worker` process and the
+    CLI writing through Distributed tables: the stored violations are analyze's, once each, on
+    both replicas of the shard the stream hashes to."""
+    settings = load_settings(
+        warehouse="server", clickhouse_port=clickhouse_cluster.entry.port,
+        clickhouse_database=unique_database(), clickhouse_cluster=clickhouse_cluster.name,
+        data_dir=tmp_path, topic_partitions=4,
+    )  # fmt: skip
+    env = {**env_of(settings, own_broker), "CLAIMWATCH_CLICKHOUSE_CLUSTER": clickhouse_cluster.name}
+    with open_store(settings) as store:
+        claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
+        with workers(env, tmp_path) as (worker,):
+            ingest_sample(env, SAMPLE)
+            wait_for(
+                lambda: stream_finished(store, SAMPLE.stream_id, reference), timeout_s=240,
+                why=lambda: f"stored {violations(store)} vs {reference}\n{worker.output()[-3000:]}",
+            )  # fmt: skip
+            time.sleep(3)  # nothing more arrives
+            assert violations(store) == reference
+        rows = store.query("SELECT count() AS n, uniqExact(event_id) AS u FROM violations FINAL")[0]
+        assert rows["n"] == rows["u"] == len(reference)
+        (shard,) = store.query("SELECT cityHash64(%(s)s) % 2 + 1 AS n", {"s": SAMPLE.stream_id})
+    for node in clickhouse_cluster.shard_nodes(int(shard["n"])):
+        on_node = load_settings(
+            warehouse="server", clickhouse_port=node.port, clickhouse_database=settings.clickhouse_database
+        )
+        with open_store(on_node, migrate=False) as local:
+            local.command("SYSTEM SYNC REPLICA violations_local")
+            held = local.query("SELECT count() AS n FROM violations_local FINAL")[0]["n"]
+            assert held == len(reference), f"replica s{node.shard}r{node.replica} holds {held}"
 
 
 def test_worker_killed_mid_stream_loses_and_doubles_nothing(

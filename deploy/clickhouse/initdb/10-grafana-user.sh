@@ -12,6 +12,8 @@ hash="$(printf '%s' "$CLICKHOUSE_GRAFANA_PASSWORD" | sha256sum | cut -d' ' -f1)"
 statements="CREATE USER IF NOT EXISTS grafana IDENTIFIED WITH sha256_hash BY '${hash}';"
 for table in streams transcripts listings ledger violations reviews; do
   statements+=" GRANT SELECT ON \`${database}\`.${table} TO grafana;"
+  # on a cluster (CLICKHOUSE_TOPOLOGY, docs/deploy.md) a sharded table reads its local table here too
+  statements+=" GRANT SELECT ON \`${database}\`.${table}_local TO grafana;"
 done
 
 clickhouse client --user "${CLICKHOUSE_USER}" --password "${CLICKHOUSE_PASSWORD}" --multiquery --query "${statements}"
