@@ -18,6 +18,7 @@ from pipeline import __version__
 from pipeline.config import Settings
 from pipeline.console import accounts, api, auth, cards, exports, live, pages
 from pipeline.console.context import HERE, ConsoleState, page
+from pipeline.console.users import User
 from pipeline.reporting.scope import ScopeError
 from pipeline.reporting.scoring_rules import load_rules
 from pipeline.warehouse import Store
@@ -98,17 +99,24 @@ class AuditRefusals:
         async def watched(message: Message) -> None:
             if message["type"] == "http.response.start":
                 seen.status = message["status"]
-                # written before the client has its answer, off the event loop (the store may be busy)
-                await anyio.to_thread.run_sync(_audit_request, scope, seen, upload)
+                # written before the client has its answer, off the event loop (the store may be
+                # busy); most answers write nothing and need no thread
+                if _audited(scope, seen, upload):
+                    await anyio.to_thread.run_sync(_audit_request, scope, seen, upload)
             await send(message)
 
         await self.app(scope, counted, watched)
 
 
+def _audited(scope: Scope, seen: _Seen, upload: bool) -> bool:
+    """Whether this answer is one to audit: a logged-in user's refusal or bundle upload."""
+    return scope.get("state", {}).get("user") is not None and (upload or seen.status in _REFUSALS)
+
+
 def _audit_request(scope: Scope, seen: _Seen, upload: bool) -> None:
-    user = scope.get("state", {}).get("user")
-    if user is None or not (upload or seen.status in _REFUSALS):
+    if not _audited(scope, seen, upload):
         return
+    user = scope["state"]["user"]
     console: ConsoleState = scope["app"].state.console
     if upload:
         action, target = "evidence.verify", seen.name or scope["path"]
@@ -138,9 +146,13 @@ class BodyLimit:
             limit, name = self.max_upload, "console_max_upload_bytes"
         else:
             limit, name = self.max_body, "console_max_body_bytes"
-        refusal = JSONResponse(
-            {"detail": f"request body larger than {limit} bytes ({name})"}, status_code=413
-        )
+        detail = f"request body larger than {limit} bytes ({name})"
+
+        async def refusal(scope: Scope, receive: Receive, send: Send) -> None:
+            # JSON for the API, else the error page (a form or an upload sent from a page)
+            answer = await _error(Request(scope), 413, "too_large", detail)
+            await answer(scope, receive, send)
+
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit() or int(declared) > limit:
             await refusal(scope, receive, send)
@@ -196,10 +208,31 @@ def _machine(request: Request) -> bool:
     return request.url.path.startswith(_MACHINE_PATHS)
 
 
-def _error(request: Request, status: int, key: str, detail: str = "") -> Response:
+async def _reader(request: Request) -> User | None:
+    """Who reads an error page, so that it keeps their navigation: the user a page's dependency
+    found already, else the session's (looked up off the event loop), else None. The user is not
+    put on the request's state: which refusals are audited stays as it was."""
+    found: User | None = getattr(request.state, "user", None)
+    token = request.cookies.get(auth.SESSION_COOKIE)
+    if found is not None or not token:
+        return found
+    console: ConsoleState = request.app.state.console
+    idle_s = console.settings.console_session_idle_s
+    checked = await anyio.to_thread.run_sync(
+        auth.session_user, console.store, token, idle_s, console.session_checks
+    )
+    if checked is None:
+        return None
+    request.state.csrf = checked[1]  # the navigation's logout form
+    return checked[0]
+
+
+async def _error(request: Request, status: int, key: str, detail: str = "") -> Response:
+    """A refusal: JSON for the API and the live feed, else the error page inside the layout."""
     if _machine(request):
         return JSONResponse({"detail": detail or key}, status_code=status)
-    return page(request, "error.html", None, status, message=key, detail=detail)
+    user = await _reader(request)
+    return page(request, "error.html", user, status, message=key, detail=detail, status=status)
 
 
 def _handle_errors(app: FastAPI) -> None:
@@ -212,19 +245,27 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(auth.CsrfFailed)
     async def csrf_failed(request: Request, exc: auth.CsrfFailed) -> Response:
-        return _error(request, 403, "forbidden", "missing or wrong CSRF token")
+        return await _error(request, 403, "forbidden", "missing or wrong CSRF token")
 
     @app.exception_handler(ScopeError)
     async def bad_scope(request: Request, exc: ScopeError) -> Response:
-        return _error(request, 400, "bad_request", str(exc))
+        return await _error(request, 400, "bad_request", str(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
-        return _error(request, 400, "bad_request", "invalid parameters")
+        return await _error(request, 400, "bad_request", "invalid parameters")
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         key = {403: "forbidden", 404: "not_found"}.get(exc.status_code, "bad_request")
-        return _error(
+        return await _error(
             request, exc.status_code, key, str(exc.detail) if exc.status_code not in (403, 404) else ""
         )
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Answered by Starlette's outermost middleware, past SecurityHeaders: the headers are set
+        # here. The exception itself is still raised (and logged) after this answer.
+        response = await _error(request, 500, "server_error")
+        response.headers.update({**SECURITY_HEADERS, "cache-control": "no-store"})
+        return response

@@ -8,6 +8,14 @@ state-changing request (POST) must carry that CSRF token (form field ``csrf_toke
 ``X-CSRF-Token``); the login form itself is protected by a double-submit cookie. Failed logins
 are rate-limited per (user name, client address) and per client address
 (:mod:`pipeline.console.ratelimit`); refusals are audited at a bounded rate.
+
+On an embedded warehouse, which only this process can open, a checked session (the session and
+its user) is kept in memory for ``console_session_cache_s``
+(:class:`pipeline.console.cache.SessionCache`): every change that could refuse it (a logout, an
+eviction, a disabled account, a new password or role) is written by this process, moves
+:func:`pipeline.console.sessions.changes`, and so drops every kept check at once. On a server
+warehouse another process (`claimwatch users disable`, a second console) may make that change,
+so the check always reads the warehouse.
 """
 
 from __future__ import annotations
@@ -16,17 +24,28 @@ import hmac
 import secrets
 from typing import Annotated
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pipeline.console.cache import SessionCache
 from pipeline.console.context import page, state
 from pipeline.console.ratelimit import client_address
-from pipeline.console.sessions import create_session, end_session, end_token, find_session, live_sessions
+from pipeline.console.sessions import (
+    changes,
+    create_session,
+    end_session,
+    end_token,
+    find_session,
+    live_sessions,
+    open_session,
+    token_hash,
+)
 from pipeline.console.users import User, authenticate, get_user
 from pipeline.reporting.audit import record
 from pipeline.warehouse import Store
 
-__all__ = ["create_session", "revoke_session", "session_user"]
+__all__ = ["SessionCache", "create_session", "revoke_session", "session_user"]
 
 SESSION_COOKIE = "cw_session"
 LOGIN_COOKIE = "cw_login_csrf"
@@ -44,13 +63,29 @@ class CsrfFailed(Exception):
     """A state-changing request without the session's CSRF token."""
 
 
-def session_user(store: Store, token: str, idle_s: float = DEFAULT_IDLE_S) -> tuple[User, str] | None:
-    """The enabled user of a live session, with its CSRF token."""
+def kept_user(cache: SessionCache | None, token: str, idle_s: float) -> tuple[User, str] | None:
+    """The kept check of this session, if there is one still valid (no store, no waiting)."""
+    kept = cache.get(token_hash(token), idle_s) if cache is not None else None
+    return None if kept is None else (kept[1], kept[0].csrf_token)
+
+
+def session_user(
+    store: Store, token: str, idle_s: float = DEFAULT_IDLE_S, cache: SessionCache | None = None
+) -> tuple[User, str] | None:
+    """The enabled user of a live session, with its CSRF token (``cache``: kept checks first)."""
+    if (found := kept_user(cache, token, idle_s)) is not None:
+        return found
+    key = token_hash(token)
+    generation = changes()  # before reading: a change written meanwhile makes this check stale
     session = find_session(store, token, idle_s)
     if session is None:
         return None
     user = get_user(store, session.username)
-    return None if user is None or user.disabled else (user, session.csrf_token)
+    if user is None or user.disabled:
+        return None
+    if cache is not None:
+        cache.put(key, generation, session, user)
+    return user, session.csrf_token
 
 
 def revoke_session(store: Store, token: str) -> None:
@@ -64,11 +99,17 @@ def client_of(request: Request) -> str:
     return client_address(peer, request.headers.getlist("x-forwarded-for"), console.trusted_proxies)
 
 
-def current_user(request: Request) -> User:
-    """The logged-in user (dependency of every page but the login)."""
+async def current_user(request: Request) -> User:
+    """The logged-in user (dependency of every page but the login): a kept check is answered on
+    the event loop (a dictionary look-up), a check of the warehouse on a thread."""
     console = state(request)
     token = request.cookies.get(SESSION_COOKIE)
-    found = session_user(console.store, token, console.settings.console_session_idle_s) if token else None
+    idle_s = console.settings.console_session_idle_s
+    found = kept_user(console.session_checks, token, idle_s) if token else None
+    if found is None and token:
+        found = await anyio.to_thread.run_sync(
+            session_user, console.store, token, idle_s, console.session_checks
+        )
     if found is None:
         raise NotLoggedIn()
     request.state.csrf = found[1]
@@ -124,6 +165,7 @@ def login(
     if console.limiter.blocked(username, address):
         console.audit(name, "login.throttled", name, client=address)
         return _login_error(request, "rate_limited", 429, next)
+    generation = changes()  # before the user is read: a change after it makes the kept check stale
     user = authenticate(console.store, username, password)
     if user is None:
         console.limiter.fail(username, address)
@@ -131,7 +173,9 @@ def login(
         return _login_error(request, "login_failed", 401, next)
     console.limiter.succeed(username, address)
     _make_room(request, user)
-    token, _ = create_session(console.store, user.username, console.settings.console_session_hours)
+    token, session = open_session(console.store, user.username, console.settings.console_session_hours)
+    if console.session_checks is not None:  # the page the login redirects to needs no check
+        console.session_checks.put(token_hash(token), generation, session, user)
     record(console.store, user.username, "login", user.username, user.mcn_id, client=address)
     response = RedirectResponse(_safe_next(next), status_code=303)
     response.set_cookie(

@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from pipeline.config import Settings
-from pipeline.console.cache import TtlCache
+from pipeline.console.background import Background
+from pipeline.console.cache import SessionCache, TtlCache
 from pipeline.console.i18n import LANG_COOKIE, language_of, translator
+from pipeline.console.labels import labellers
 from pipeline.console.ratelimit import LoginLimiter, Network, parse_networks
 from pipeline.console.users import User
 from pipeline.reporting.audit import AuditLimiter, record_limited
@@ -40,6 +42,10 @@ class ConsoleState:
     """The overview's computed data per (scope, month): pages.overview_data, dropped on a review."""
     cases: TtlCache[Any, Any] = field(default_factory=lambda: TtlCache(0.0))
     """Violation cases per (scope, event id): pages.scoped_case, dropped on a review."""
+    session_checks: SessionCache | None = None
+    """Checked sessions (auth.session_user), only on a warehouse no other process writes."""
+    exporter: Background = field(default_factory=lambda: Background(1))
+    """Builds evidence bundles (exports.export): a few threads at a lower priority."""
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
     @classmethod
@@ -53,6 +59,12 @@ class ConsoleState:
             trusted_proxies=parse_networks(settings.console_trusted_proxies),
             overviews=TtlCache(settings.console_overview_cache_s),
             cases=TtlCache(settings.console_overview_cache_s),
+            exporter=Background(settings.console_exports_at_once),
+            # Embedded: this process alone opens the warehouse, so every change that could end a
+            # session passes here and drops the kept checks. A server warehouse: always read it.
+            session_checks=(
+                SessionCache(settings.console_session_cache_s) if store.kind == "embedded" else None
+            ),
         )
 
     def audit(self, actor: str, action: str, target: str, **details: Any) -> None:
@@ -84,6 +96,8 @@ def page(
         "severity_label": lambda s: severity_label(s, lang),
         "local": lambda v: local_time(v, console.settings.timezone),
         "explain": lambda s: explain(s, console.rules, lang),
+        **labellers(lang, console.settings.timezone),
+        "timezone": console.settings.timezone,
         "csrf": getattr(request.state, "csrf", ""),
         "path": request.url.path,
         **values,

@@ -66,7 +66,10 @@ def export(
     spool = tempfile.NamedTemporaryFile(prefix="claimwatch-export-", suffix=".zip", delete=False)  # noqa: SIM115
     try:
         with spool:
-            write_bundle(
+            # Cutting the clips and zipping is CPU work: done by the console's export threads (at
+            # most console_exports_at_once, at a lower OS priority), so that pages keep theirs.
+            console.exporter.run(
+                write_bundle,
                 cases,
                 key,
                 spool.file,

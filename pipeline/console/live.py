@@ -89,12 +89,17 @@ def _event(request: Request, row: dict[str, Any]) -> str:
 
 
 async def _events(
-    request: Request, user: User, cursor: tuple[datetime, str], max_s: float
+    request: Request, user: User, cursor: tuple[datetime, str], max_s: float, *, resume: bool = True
 ) -> AsyncIterator[str]:
+    """The stream from ``cursor``. A fresh connection (``resume`` false: its cursor is now) first
+    polls after one interval, since nothing can be newer yet; one that resumes polls at once."""
     interval = state(request).settings.console_sse_interval_s
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max_s
     yield f"retry: {int(interval * 1000)}\n\n"
+    if not resume:
+        yield ": keep-alive\n\n"
+        await asyncio.sleep(min(interval, max_s))
     while loop.time() < deadline and not await request.is_disconnected():
         for row in await anyio.to_thread.run_sync(newer, request, user.scope, cursor):
             cursor = (row["inserted_at"], row["event_id"])
@@ -107,9 +112,10 @@ async def _events(
 async def live_events(
     request: Request, user: CurrentUser, since: str | None = None, max_s: float = MAX_STREAM_S
 ) -> Response:
-    cursor = _cursor(request.headers.get("last-event-id") or since)
+    sent = request.headers.get("last-event-id") or since
+    cursor = _cursor(sent)
     return StreamingResponse(
-        _events(request, user, cursor, min(max(max_s, 0.0), MAX_STREAM_S)),
+        _events(request, user, cursor, min(max(max_s, 0.0), MAX_STREAM_S), resume=bool(sent)),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -17,6 +17,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from pipeline.console.auth import CheckedUser, CurrentUser
 from pipeline.console.context import ConsoleState, page, period_of, state
+from pipeline.console.i18n import language_of, translator
+from pipeline.console.labels import chart_labels
 from pipeline.console.users import User
 from pipeline.errors import AudioError
 from pipeline.records import Review
@@ -30,6 +32,7 @@ from pipeline.warehouse.rows import review_row
 
 router = APIRouter()
 TREND_MONTHS = 6
+CHART_WORDS = ("chart_top", "chart_add", "chart_pick", "chart_reset")
 MAX_REASON = 500
 
 
@@ -104,6 +107,8 @@ def overview(request: Request, user: CurrentUser, period: str | None = None) -> 
     console = state(request)
     month = Period.parse(period, console.settings.timezone) if period else None  # malformed: 400
     data = overview_data(console, user.scope, month)
+    lang = language_of(request)
+    t = translator(lang)
     return page(
         request,
         "overview.html",
@@ -111,7 +116,9 @@ def overview(request: Request, user: CurrentUser, period: str | None = None) -> 
         period=data.period,
         mcn_scores=_bands(data.mcn_scores, console),
         anchor_scores=_bands(data.anchor_scores, console),
-        charts=data.charts,  # serialised by the template's tojson: <, >, & and ' escaped
+        # serialised by the template's tojson: <, >, & and ' escaped; the codes' names and the
+        # charts' words from static tables (no query)
+        charts={**data.charts, "labels": chart_labels(lang), "text": {k: t(k) for k in CHART_WORDS}},
         rules=console.rules,
     )
 
@@ -140,8 +147,8 @@ def scoped_case(request: Request, user: User, event_id: str) -> Case:
 
     Kept per (scope, event id) like the overview (``console_overview_cache_s``), computed once for
     concurrent readers and dropped on a review: the case is six queries of the store, and the
-    store takes one query at a time. The scope is part of the key, so one MCN's officer never gets
-    a case loaded for another scope. Shared read only."""
+    store takes one query at a time (a server store a few). The scope is part of the key, so one
+    MCN's officer never gets a case loaded for another scope. Shared read only."""
     console = state(request)
     case: Case | None = console.cases.get(
         (user.scope, event_id),

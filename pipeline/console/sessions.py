@@ -7,12 +7,18 @@ last used, which the idle timeout reads), and ending one writes a row with ``rev
 session is read over all its rows (``max(revoked)``, ``max(updated_at)``), not with FINAL, so a
 late "touch" can never bring an ended session back; the revoking row's version lies past the
 session's expiry so that it is also the row a merge keeps.
+
+Every change that can end a session's use (a session ended here, an account row written by
+:mod:`pipeline.console.users`) moves this process's :func:`changes` counter, after its row is
+written; the console's kept session checks (``pipeline.console.auth.SessionCache``) are valid
+only while that counter has not moved since they were read.
 """
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -20,6 +26,19 @@ from typing import Any
 from pipeline.warehouse import Store
 
 TOUCH_EVERY_S = 60.0  # at most one write per session per minute (less with a short idle timeout)
+_CHANGES_LOCK = threading.Lock()
+_CHANGES = [0]  # session endings and account changes written by this process
+
+
+def changes() -> int:
+    """How many session endings and account changes this process has written so far."""
+    return _CHANGES[0]
+
+
+def note_change() -> None:
+    """A session ended or an account changed (called once its row is written)."""
+    with _CHANGES_LOCK:
+        _CHANGES[0] += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,10 +57,17 @@ def token_hash(token: str) -> str:
 
 def create_session(store: Store, username: str, hours: float) -> tuple[str, str]:
     """A new session for ``username``: (cookie token, CSRF token)."""
+    token, session = open_session(store, username, hours)
+    return token, session.csrf_token
+
+
+def open_session(store: Store, username: str, hours: float) -> tuple[str, Session]:
+    """A new session for ``username``: (cookie token, the session as written)."""
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
     now = datetime.now(UTC)
-    _write(store, Session(token_hash(token), username, csrf, now, now + timedelta(hours=hours), now))
-    return token, csrf
+    session = Session(token_hash(token), username, csrf, now, now + timedelta(hours=hours), now)
+    _write(store, session)
+    return token, session
 
 
 def find_session(store: Store, token: str, idle_s: float) -> Session | None:
@@ -52,9 +78,14 @@ def find_session(store: Store, token: str, idle_s: float) -> Session | None:
     if not live:
         return None
     session = live[0]
-    if (datetime.now(UTC) - session.seen_at).total_seconds() >= min(TOUCH_EVERY_S, idle_s / 4):
+    if touch_due(session, idle_s):
         _write(store, Session(**{**_fields(session), "seen_at": datetime.now(UTC)}))
     return session
+
+
+def touch_due(session: Session, idle_s: float) -> bool:
+    """Whether a use of the session now is to be written down (its last is that long ago)."""
+    return (datetime.now(UTC) - session.seen_at).total_seconds() >= min(TOUCH_EVERY_S, idle_s / 4)
 
 
 def live_sessions(store: Store, username: str, idle_s: float) -> list[Session]:
@@ -81,6 +112,11 @@ def end_sessions_of(store: Store, username: str, *, keep: str | None = None) -> 
             end_session(store, session)
             ended += 1
     return ended
+
+
+def is_live(session: Session, idle_s: float) -> bool:
+    """Not expired, and used within ``idle_s`` (as far as this copy of the session knows)."""
+    return _live(session, idle_s)
 
 
 def _live(session: Session, idle_s: float) -> bool:
@@ -125,3 +161,5 @@ def _write(store: Store, session: Session, *, revoked: bool = False) -> None:
             }
         ],
     )
+    if revoked:
+        note_change()

@@ -20,7 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from pipeline.console.passwords import weakness
-from pipeline.console.sessions import end_sessions_of
+from pipeline.console.sessions import end_sessions_of, note_change
 from pipeline.errors import ClaimWatchError
 from pipeline.reporting.scope import Scope
 from pipeline.warehouse import Store
@@ -244,3 +244,4 @@ def _write(
             }
         ],
     )
+    note_change()  # a disabled account or a new role: kept session checks are stale now

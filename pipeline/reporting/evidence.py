@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from pipeline import __version__
 from pipeline.errors import AudioError, ClaimWatchError
-from pipeline.reporting.casefile import Case, find_violations, load_case
+from pipeline.reporting.casefile import Case, find_violations, load_case, load_cases
 from pipeline.reporting.evidence_report import render_report
 from pipeline.reporting.scope import Period, Scope
 from pipeline.reporting.signing import (
@@ -81,8 +81,9 @@ def collect_cases(store: Store, scope: Scope, subject: Subject, *, context_s: fl
     rows = find_violations(
         store, scope, period=subject.period, anchor_id=subject.anchor_id, limit=MAX_VIOLATIONS
     )
-    cases = [load_case(store, scope, r["event_id"], context_s=context_s) for r in reversed(rows)]
-    found = [c for c in cases if c is not None]
+    ids = [r["event_id"] for r in reversed(rows)]
+    loaded = load_cases(store, scope, ids, context_s=context_s)  # six queries, not six a violation
+    found = [loaded[i] for i in ids if i in loaded]
     if not found:
         raise EvidenceError(f"no violations of {subject.describe()} that you may see")
     return found

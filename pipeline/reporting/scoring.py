@@ -31,7 +31,9 @@ DISMISSED_SQL = (
     "SELECT violation_id FROM reviews FINAL WHERE {scope} GROUP BY violation_id "
     "HAVING argMax(decision, (reviewed_at, review_id)) = 'dismiss'"
 )
-"""Ids of violations whose latest review dismissed them (a false positive)."""
+"""Ids of violations whose latest review dismissed them (a false positive). Readers write
+``event_id GLOBAL NOT IN (...)``: on a cluster the reviews are read once, on the node the query
+came to (the node the console wrote them to), not on each shard's replica, which may lag."""
 
 _IN_PERIOD = "ts >= %(start)s AND ts < %(end)s"
 CONDUCT_SQL = "(kind IN ('claim', 'qualification') OR (kind = 'ledger' AND category = 'off_card'))"
@@ -87,7 +89,7 @@ def _conduct_part(rules: ScoringRules, level: Level) -> str:
     counts = (
         f"SELECT {_key(level)} AS subject, mcn_id, kind, category, severity, off_card, count() AS cnt "
         f"FROM violations FINAL WHERE {_IN_PERIOD} AND {CONDUCT_SQL} "
-        f"AND {{scope}} AND event_id NOT IN ({DISMISSED_SQL}) "
+        f"AND {{scope}} AND event_id GLOBAL NOT IN ({DISMISSED_SQL}) "
         "GROUP BY subject, mcn_id, kind, category, severity, off_card"
     )
     return (
@@ -110,7 +112,7 @@ def _sales_part(rules: ScoringRules, level: Level) -> str:
         "toUInt64(uniqExact(stream_id, ifNull(listing_id, ''))) AS bad "
         f"FROM violations FINAL WHERE {_IN_PERIOD} AND kind = 'ledger' AND category != 'off_card' "
         "AND {scope} "
-        f"AND event_id NOT IN ({DISMISSED_SQL}) GROUP BY subject, mcn_id"
+        f"AND event_id GLOBAL NOT IN ({DISMISSED_SQL}) GROUP BY subject, mcn_id"
     )
     points = _num(rules.ledger_points["off_ledger_sales"])
     return (
@@ -288,8 +290,8 @@ def _score(
     row: dict[str, Any], level: Level, period: Period, rules: ScoringRules, items: list[ScoreItem]
 ) -> Score:
     ordered = sorted(
-        items, key=lambda i: (_GROUP_ORDER.get(i.group, 9), -i.deduction, i.category, i.severity)
-    )
+        items, key=lambda i: (_GROUP_ORDER.get(i.group, 9), -i.deduction, i.category, i.severity, i.item)
+    )  # the item last: lines of equal deduction keep one order, whatever order the SQL gave
     return Score(
         level=level,
         subject=str(row["subject"]),
@@ -345,13 +347,16 @@ def describe_item(item: ScoreItem, language: Language = "zh") -> str:
     return template.format(what=what, count=item.count, basis=item.basis, value=item.value)
 
 
+_RULES_WORD: dict[Language, str] = {"zh": "评分规则", "en": "rules"}
+
+
 def explain(score: Score, rules: ScoringRules, language: Language = "zh") -> list[str]:
     """The score item by item, ending with the total and the grade."""
     lines = [f"{describe_item(i, language)}  -{i.deduction:.2f}" for i in score.items]
     band = rules.band(score.score)
     lines.append(
         f"100 - {score.conduct_deduction:.2f} - {score.ledger_deduction:.2f} = {score.score:.1f} "
-        f"→ {band.grade} ({band.names[language]}) [rules {score.rules_version}]"
+        f"→ {band.grade} ({band.names[language]}) [{_RULES_WORD[language]} {score.rules_version}]"
     )
     return lines
 

@@ -297,7 +297,7 @@ def change_role_and_disable(driver: webdriver.Chrome, url: str) -> None:
     row = 'tr[data-user="li"]'
     Select(driver.find_element(By.CSS_SELECTOR, f"{row} select.role")).select_by_value("auditor")
     driver.find_element(By.CSS_SELECTOR, f"{row} button.set-role").click()
-    wait_for(lambda d: "auditor" in d.find_element(By.CSS_SELECTOR, f"{row} td.role").text, driver)
+    wait_for(lambda d: "审计员" in d.find_element(By.CSS_SELECTOR, f"{row} td.role").text, driver)  # auditor
     driver.find_element(By.CSS_SELECTOR, f"{row} button.disable").click()
     wait_for(lambda d: d.find_elements(By.CSS_SELECTOR, f"{row}.disabled"), driver)
     shot(driver, "11-accounts-disabled")

@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.checks.cards import CardReviewer
 from pipeline.config import Settings
+from pipeline.console.labels import legal_basis_text
 from pipeline.console.users import add_user
 from pipeline.records import Card, SellingPoint
 from pipeline.reporting.audit import recent
@@ -118,9 +119,12 @@ def test_the_card_page_shows_the_clis_review(console: Console) -> None:
         console.card("P-1001"), entry, at=datetime.now(UTC)
     )
     assert {f.check for f in review.high} == {"efficacy_without_registration", "price"}
+    english = console.clients[-1].get("/cards/mcn-starlight/P-1001?lang=en").text
     for finding in review.findings:
         assert f'data-check="{finding.check}"' in page.text
-        assert html.escape(finding.legal_basis) in page.text
+        # the legal basis in the page's language: its Chinese citations on the Chinese page
+        assert html.escape(legal_basis_text(finding.legal_basis, "zh")) in page.text
+        assert html.escape(legal_basis_text(finding.legal_basis, "en")) in english
         assert finding.rewrite
         assert html.escape(finding.rewrite) in page.text
     line_3 = re.search(r'<tr data-line="3" class="sev-high">(.*?)</tr>', page.text, re.S)

@@ -123,7 +123,7 @@ def test_a_forged_bundle_is_not_verified(
     assert "校验通过" not in text
     assert "签名密钥不受信任" in text
     assert fingerprint(forger) in text
-    assert "NOT a trusted key" in text
+    assert "不是受信任的密钥" in text  # "NOT a trusted key", in the page's language
     ours = fingerprint(load_or_create_key(key_path(console_settings)))
     assert ours not in text
 
@@ -163,7 +163,7 @@ def test_a_zip_bomb_upload_is_refused_without_being_inflated(certifier: tuple[ht
     response = upload(certifier, bomb)
     assert time.monotonic() - started < 1.0
     assert response.status_code == 400
-    assert "not read" in result_text(response)
+    assert "未读取" in result_text(response)  # "not read"
 
 
 def test_the_upload_limit_fits_a_bundle_not_a_disk() -> None:
