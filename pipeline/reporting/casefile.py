@@ -2,8 +2,8 @@
 
 :func:`load_case` gathers one violation with its context: the transcript around it, the listing
 card and the ledger row *as they stood at the violation's time*, the stream (and its archived
-audio) and the review history (six queries). :func:`load_cases` gathers many the same way in six
-queries for the lot (an evidence bundle's month), and gives the same cases.
+audio) and the review history. :func:`load_cases` gathers many in six queries per hundred (an
+evidence bundle's month); :func:`load_case` is one of them.
 :func:`find_violations` lists violations with their latest review.
 The console's pages and the evidence bundles both read through here, so both see the same facts
 and both are scoped the same way.
@@ -69,90 +69,7 @@ class Case:
 
 def load_case(store: Store, scope: Scope, event_id: str, *, context_s: float = 30.0) -> Case | None:
     """The violation with this id if the scope allows it, with its context; else None."""
-    rows = scoped_query(
-        store,
-        f"SELECT {VIOLATION_COLUMNS} FROM violations FINAL WHERE event_id = %(id)s AND {{scope}} LIMIT 1",
-        scope,
-        {"id": event_id},
-    )
-    if not rows:
-        return None
-    v = rows[0]
-    v["evidence"] = _parse(v["evidence"])
-    return Case(
-        violation=v,
-        stream=_stream(store, scope, v),
-        transcript=_transcript(store, scope, v, context_s),
-        listing=_listing(store, scope, v),
-        ledger=_ledger(store, scope, v),
-        reviews=_reviews(store, scope, event_id),
-    )
-
-
-def _stream(store: Store, scope: Scope, v: dict[str, Any]) -> dict[str, Any] | None:
-    rows = scoped_query(
-        store,
-        "SELECT stream_id, anchor_id, mcn_id, started_at, ended_at, source, audio_path FROM streams FINAL "
-        "WHERE stream_id = %(s)s AND {scope}",
-        scope,
-        {"s": v["stream_id"]},
-    )
-    return rows[0] if rows else None
-
-
-def _transcript(store: Store, scope: Scope, v: dict[str, Any], context_s: float) -> list[dict[str, Any]]:
-    return scoped_query(
-        store,
-        "SELECT segment_id, offset_s, end_offset_s, ts, text, low_confidence FROM transcripts FINAL "
-        "WHERE stream_id = %(s)s AND end_offset_s >= %(a)s AND offset_s <= %(b)s AND {scope} "
-        "ORDER BY offset_s, segment_id",
-        scope,
-        {
-            "s": v["stream_id"],
-            "a": float(v["offset_s"]) - context_s,
-            "b": float(v["end_offset_s"]) + context_s,
-        },
-    )
-
-
-def _listing(store: Store, scope: Scope, v: dict[str, Any]) -> dict[str, Any] | None:
-    """The listing card's latest event at or before the violation (the card as the viewer saw it)."""
-    if not v.get("listing_id"):
-        return None
-    rows = scoped_query(
-        store,
-        "SELECT event_id, ts, event, listing_id, raw FROM listings FINAL WHERE stream_id = %(s)s "
-        "AND listing_id = %(l)s AND ts <= %(t)s AND {scope} ORDER BY ts DESC, event_id DESC LIMIT 1",
-        scope,
-        {"s": v["stream_id"], "l": v["listing_id"], "t": v["ts"]},
-    )
-    return _with_raw(rows[0]) if rows else None
-
-
-def _ledger(store: Store, scope: Scope, v: dict[str, Any]) -> dict[str, Any] | None:
-    """The ledger row of the product as it stood at the violation's time (latest import before it)."""
-    if not v.get("product_id"):
-        return None
-    rows = scoped_query(
-        store,
-        "SELECT mcn_id, product_id, imported_at, import_id, status, raw, row_hash FROM ledger FINAL "
-        "WHERE mcn_id = %(m)s AND product_id = %(p)s AND imported_at <= %(t)s AND {scope} "
-        "ORDER BY imported_at DESC, import_id DESC LIMIT 1",
-        scope,
-        {"m": v["mcn_id"], "p": v["product_id"], "t": v["ts"]},
-    )
-    return _with_raw(rows[0]) if rows else None
-
-
-def _reviews(store: Store, scope: Scope, event_id: str) -> list[dict[str, Any]]:
-    rows = scoped_query(
-        store,
-        "SELECT review_id, reviewer, decision, reason, reviewed_at FROM reviews FINAL "
-        "WHERE violation_id = %(id)s AND {scope} ORDER BY reviewed_at, review_id",
-        scope,
-        {"id": event_id},
-    )
-    return rows if scope.mcn_ids is None else [{**r, "reviewer": REVIEWER_SHOWN} for r in rows]
+    return load_cases(store, scope, [event_id], context_s=context_s).get(event_id)
 
 
 BATCH = 100  # violations per round of load_cases' queries (the transcript query names each one)
@@ -161,10 +78,9 @@ BATCH = 100  # violations per round of load_cases' queries (the transcript query
 def load_cases(
     store: Store, scope: Scope, event_ids: Sequence[str], *, context_s: float = 30.0
 ) -> dict[str, Case]:
-    """The cases of these ids that the scope allows, by id (the others are left out): what
-    :func:`load_case` gives for each, in six queries per :data:`BATCH` violations instead of six
-    per violation. The listing card and the ledger row at each violation's time are picked here
-    from the rows of its listing and product, with the same order as load_case's queries."""
+    """The cases of these ids that the scope allows, by id (the others are left out), in six
+    queries per :data:`BATCH` violations. The listing card and the ledger row at each violation's
+    time are picked here from the rows of its listing and product: the latest at or before it."""
     cases: dict[str, Case] = {}
     wanted = list(dict.fromkeys(event_ids))
     for at in range(0, len(wanted), BATCH):

@@ -1,5 +1,6 @@
-"""load_cases (an evidence bundle's cases in six queries) gives what load_case gives for each id, on
-both stores (chdb and clickhouse-server 18.16), for every scope."""
+"""load_cases (an evidence bundle's cases in six queries) gives each id the case it gets alone, on
+both stores (chdb and clickhouse-server 18.16), for every scope: a violation's transcript, listing
+card and ledger row are its own, not a neighbour's in the batch."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def seeded(store: Store) -> Store:
 
 @pytest.mark.parametrize("scope_name", SCOPES)
 @pytest.mark.parametrize("context_s", [0.0, 10.0, 30.0])
-def test_load_cases_gives_what_load_case_gives_for_each(
+def test_a_batch_gives_each_id_the_case_it_gets_alone(
     seeded: Store, scope_name: str, context_s: float
 ) -> None:
     scope = SCOPES[scope_name]
