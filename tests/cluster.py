@@ -12,7 +12,6 @@ ZooKeeper with a 96 MB heap.
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ from clickhouse_driver.errors import Error as ClickHouseError
 
 from pipeline.errors import ServiceError
 from pipeline.stream.broker import free_port, wait_for_port
-from tests.services import ClickHouseServer
+from tests.services import ClickHouseServer, stop_process
 
 CLUSTER = "claimwatch"
 SHARDS, REPLICAS = 2, 2
@@ -101,20 +100,9 @@ class ZooKeeperServer:
             time.sleep(0.1)
         raise ServiceError(f"zookeeper on port {self.port} not serving after {timeout_s:.0f} s")
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None, "not running"
-        return self._process.pid
-
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
 
 @dataclass

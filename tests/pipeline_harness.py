@@ -32,6 +32,7 @@ def env_of(settings: Settings, broker: str = "") -> dict[str, str]:
         CLAIMWATCH_WAREHOUSE=settings.warehouse,
         CLAIMWATCH_CLICKHOUSE_PORT=str(settings.clickhouse_port),
         CLAIMWATCH_CLICKHOUSE_DATABASE=settings.clickhouse_database,
+        CLAIMWATCH_CLICKHOUSE_CLUSTER=settings.clickhouse_cluster,
         CLAIMWATCH_DATA_DIR=str(settings.data_dir),
         CLAIMWATCH_BROKER_SESSION_TIMEOUT_S="6",
         CLAIMWATCH_TOPIC_PARTITIONS=str(settings.topic_partitions),

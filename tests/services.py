@@ -47,6 +47,17 @@ USERS = """<?xml version="1.0"?>
 """
 
 
+def stop_process(process: subprocess.Popen[bytes] | None, timeout_s: float = 20.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout_s`` (None or an exited process: nothing to do)."""
+    if process is not None and process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 def clickhouse_binary() -> str:
     """The clickhouse-server executable (Debian package `clickhouse-server`)."""
     for name in ("clickhouse-server", "clickhouse"):
@@ -100,13 +111,7 @@ class ClickHouseServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(process)
 
     def kill(self) -> None:
         """SIGKILL: the server dies mid-write, as on a power cut (its data stays on disk)."""

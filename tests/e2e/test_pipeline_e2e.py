@@ -281,7 +281,7 @@ def test_cluster_pipeline_matches_analyze(
         clickhouse_database=unique_database(), clickhouse_cluster=clickhouse_cluster.name,
         data_dir=tmp_path, topic_partitions=4,
     )  # fmt: skip
-    env = {**env_of(settings, own_broker), "CLAIMWATCH_CLICKHOUSE_CLUSTER": clickhouse_cluster.name}
+    env = env_of(settings, own_broker)
     with open_store(settings) as store:
         claimwatch(env, "ledger", "import", str(SAMPLE.ledger), "--mcn-id", SAMPLE.mcn_id)
         with workers(env, tmp_path) as (worker,):
