@@ -36,12 +36,12 @@ from pipeline.console.sessions import (
     create_session,
     end_session,
     end_token,
-    find_session,
+    find_session_of_user,
     live_sessions,
     open_session,
     token_hash,
 )
-from pipeline.console.users import User, authenticate, get_user
+from pipeline.console.users import User, authenticate, user_of
 from pipeline.reporting.audit import record
 from pipeline.warehouse import Store
 
@@ -77,11 +77,11 @@ def session_user(
         return found
     key = token_hash(token)
     generation = changes()  # before reading: a change written meanwhile makes this check stale
-    session = find_session(store, token, idle_s)
-    if session is None:
+    found = find_session_of_user(store, token, idle_s)  # one query: the session and its user
+    if found is None or not found[1]["role"]:
         return None
-    user = get_user(store, session.username)
-    if user is None or user.disabled:
+    session, user = found[0], user_of(found[1])
+    if user.disabled:
         return None
     if cache is not None:
         cache.put(key, generation, session, user)

@@ -25,6 +25,7 @@ from typing import Any
 
 from pipeline.warehouse import Store
 
+USER_COLUMNS = "display_name, role, mcn_id, disabled"  # of users, beside a session (no common names)
 TOUCH_EVERY_S = 60.0  # at most one write per session per minute (less with a short idle timeout)
 _CHANGES_LOCK = threading.Lock()
 _CHANGES = [0]  # session endings and account changes written by this process
@@ -70,17 +71,26 @@ def open_session(store: Store, username: str, hours: float) -> tuple[str, Sessio
     return token, session
 
 
-def find_session(store: Store, token: str, idle_s: float) -> Session | None:
-    """The live session of this token (not ended, not expired, used within ``idle_s``); a use
-    is written down at most every ``TOUCH_EVERY_S`` (a quarter of ``idle_s`` if that is less)."""
-    rows = _rows(store, "token_hash = %(h)s", {"h": token_hash(token)})
-    live = [s for s in rows if _live(s, idle_s)]
+def find_session_of_user(store: Store, token: str, idle_s: float) -> tuple[Session, dict[str, Any]] | None:
+    """The live session of this token (not ended, not expired, used within ``idle_s``) and its
+    user's row of ``users`` (``USER_COLUMNS``, read with FINAL), in one query: the console's
+    check of every request. A session whose user has no row gets empty strings and zeros
+    (``role`` is then empty). A use is written down at most every ``TOUCH_EVERY_S`` (a quarter
+    of ``idle_s`` if that is less)."""
+    rows = store.query(
+        f"SELECT token_hash, username, csrf_token, created_at, expires_at, revoked, seen_at, {USER_COLUMNS} "
+        f"FROM ({_SESSION_SQL.format(where='token_hash = %(h)s')}) AS s ANY LEFT JOIN "
+        f"(SELECT username, {USER_COLUMNS} FROM users FINAL "
+        "WHERE username IN (SELECT username FROM sessions WHERE token_hash = %(h)s)) AS u USING username",
+        {"h": token_hash(token)},
+    )
+    live = [(s, r) for r in rows if not r["revoked"] and _live(s := _session(r), idle_s)]
     if not live:
         return None
-    session = live[0]
+    session, row = live[0]
     if touch_due(session, idle_s):
         _write(store, Session(**{**_fields(session), "seen_at": datetime.now(UTC)}))
-    return session
+    return session, {name: row[name] for name in ("username", *USER_COLUMNS.split(", "))}
 
 
 def touch_due(session: Session, idle_s: float) -> bool:
@@ -124,20 +134,22 @@ def _live(session: Session, idle_s: float) -> bool:
     return session.expires_at > now and (now - session.seen_at).total_seconds() < idle_s
 
 
+_SESSION_SQL = (
+    "SELECT token_hash, username, csrf_token, created_at, expires_at, max(revoked) AS revoked, "
+    "max(updated_at) AS seen_at FROM sessions WHERE {where} "
+    "GROUP BY token_hash, username, csrf_token, created_at, expires_at"
+)
+
+
 def _rows(store: Store, where: str, params: dict[str, Any]) -> list[Session]:
-    rows = store.query(
-        "SELECT token_hash, username, csrf_token, created_at, expires_at, max(revoked) AS revoked, "
-        f"max(updated_at) AS seen_at FROM sessions WHERE {where} "
-        "GROUP BY token_hash, username, csrf_token, created_at, expires_at",
-        params,
+    rows = store.query(_SESSION_SQL.format(where=where), params)
+    return [_session(r) for r in rows if not r["revoked"]]
+
+
+def _session(r: dict[str, Any]) -> Session:
+    return Session(
+        r["token_hash"], r["username"], r["csrf_token"], r["created_at"], r["expires_at"], r["seen_at"]
     )
-    return [
-        Session(
-            r["token_hash"], r["username"], r["csrf_token"], r["created_at"], r["expires_at"], r["seen_at"]
-        )
-        for r in rows
-        if not r["revoked"]
-    ]
 
 
 def _fields(session: Session) -> dict[str, Any]:

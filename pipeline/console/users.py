@@ -110,7 +110,7 @@ def known_mcns(store: Store) -> set[str]:
 def set_disabled(store: Store, username: str, disabled: bool = True) -> User:
     """Disable (or enable again) an account; its sessions stop working at once."""
     row = _existing(store, username)
-    user = _user(row)
+    user = user_of(row)
     changed = User(user.username, user.role, user.mcn_id, user.display_name, disabled)
     _write(store, changed, row["password_hash"], created_at=row["created_at"], updated_at=_after(row))
     if disabled:
@@ -122,7 +122,7 @@ def set_role(store: Store, username: str, role: str, *, mcn_id: str = "") -> Use
     """Give an account another role (an mcn_officer: of a known MCN)."""
     row = _existing(store, username)
     _check_role(store, role, mcn_id)
-    user = _user(row)
+    user = user_of(row)
     officer_of = mcn_id if role == "mcn_officer" else ""
     changed = User(user.username, cast(Role, role), officer_of, user.display_name, user.disabled)
     _write(store, changed, row["password_hash"], created_at=row["created_at"], updated_at=_after(row))
@@ -158,18 +158,18 @@ def change_password(
 def _set_password(
     store: Store, row: dict[str, Any], password: str, *, keep_session: str | None = None
 ) -> None:
-    _write(store, _user(row), _HASHER.hash(password), created_at=row["created_at"], updated_at=_after(row))
+    _write(store, user_of(row), _HASHER.hash(password), created_at=row["created_at"], updated_at=_after(row))
     end_sessions_of(store, row["username"], keep=keep_session)
 
 
 def list_users(store: Store) -> list[User]:
     rows = store.query(f"SELECT {_COLUMNS} FROM users FINAL ORDER BY username")
-    return [_user(r) for r in rows]
+    return [user_of(r) for r in rows]
 
 
 def get_user(store: Store, username: str) -> User | None:
     row = _row(store, username)
-    return None if row is None else _user(row)
+    return None if row is None else user_of(row)
 
 
 def authenticate(store: Store, username: str, password: str) -> User | None:
@@ -181,7 +181,7 @@ def authenticate(store: Store, username: str, password: str) -> User | None:
         return None
     if row is None or row["disabled"]:
         return None
-    return _user(row)
+    return user_of(row)
 
 
 def generate_password() -> str:
@@ -215,7 +215,8 @@ def _row(store: Store, username: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
-def _user(row: dict[str, Any]) -> User:
+def user_of(row: dict[str, Any]) -> User:
+    """The user of a ``users`` row (its username, display_name, role, mcn_id and disabled)."""
     return User(row["username"], row["role"], row["mcn_id"], row["display_name"], bool(row["disabled"]))
 
 
