@@ -77,10 +77,10 @@ def session_user(
         return found
     key = token_hash(token)
     generation = changes()  # before reading: a change written meanwhile makes this check stale
-    found = find_session_of_user(store, token, idle_s)  # one query: the session and its user
-    if found is None or not found[1]["role"]:
+    checked = find_session_of_user(store, token, idle_s)  # one query: the session and its user
+    if checked is None or not checked[1]["role"]:
         return None
-    session, user = found[0], user_of(found[1])
+    session, user = checked[0], user_of(checked[1])
     if user.disabled:
         return None
     if cache is not None:
