@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     )
     clickhouse_host: str = Field("127.0.0.1", description="clickhouse-server host (native protocol).")
     clickhouse_port: int = Field(9000, description="clickhouse-server native TCP port.")
+    clickhouse_alt_hosts: str = Field(
+        "",
+        description=(
+            "Other servers to fail over to (`host:port,host:port`), tried in order when "
+            "clickhouse_host does not answer: on a cluster, nodes that hold the same tables."
+        ),
+    )
     clickhouse_user: str = Field("default", description="clickhouse-server user.")
     clickhouse_password: SecretStr = Field(SecretStr(""), description="clickhouse-server password.")
     clickhouse_database: str = Field("claimwatch", description="Database that holds ClaimWatch's tables.")
@@ -173,6 +180,14 @@ class Settings(BaseSettings):
     console_max_upload_bytes: int = Field(
         64 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
     )
+
+    @field_validator("clickhouse_alt_hosts")
+    @classmethod
+    def _alt_hosts(cls, value: str) -> str:
+        from pipeline.warehouse.sql import parse_hosts
+
+        parse_hosts(value)  # ValueError: pydantic reports it with the setting's name
+        return value
 
     @field_validator("console_trusted_proxies")
     @classmethod

@@ -25,6 +25,7 @@ def open_store(settings: Settings, *, migrate: bool = True) -> Store:
         store = _server_class(settings)(
             host=settings.clickhouse_host,
             port=settings.clickhouse_port,
+            alt_hosts=settings.clickhouse_alt_hosts,
             database=settings.clickhouse_database,
             user=settings.clickhouse_user,
             password=settings.clickhouse_password.get_secret_value(),

@@ -4,6 +4,11 @@ Thread-safe: a store is shared by a worker's event loop and the threads it write
 console's request threads. It holds a small pool of connections (``pool_size``, opened as they are
 first needed, one query at a time each), so that up to that many threads query at once instead of
 queueing for one connection; a thread past that waits for a connection to come back.
+
+Failover: ``alt_hosts`` (``host:port,...``) are the servers a connection tries, in order, when
+``host`` does not answer. A connection whose server dies fails its query as an outage; the
+store's retry reconnects it, to ``host`` again if it is back, else to the first alternative that
+answers. On a cluster every node holds the Distributed tables, so any node can stand in.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from zoneinfo import ZoneInfo
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from pipeline.warehouse.sql import quote_identifier
+from pipeline.warehouse.sql import parse_hosts, quote_identifier
 from pipeline.warehouse.store import Store
 
 # Server error codes that mean "try again later", not "your SQL is wrong".
@@ -44,6 +49,7 @@ class ServerStore(Store):
         host: str,
         port: int,
         database: str,
+        alt_hosts: str = "",
         user: str = "default",
         password: str = "",
         connect_timeout_s: float = 5.0,
@@ -55,6 +61,7 @@ class ServerStore(Store):
         if pool_size < 1:
             raise ValueError("pool_size must be at least 1")
         self.host, self.port = host, port
+        self.alt_hosts = parse_hosts(alt_hosts)
         self.pool_size = pool_size
         self._answer_timeout_s = max(30.0, connect_timeout_s)
         self._options: dict[str, Any] = {
@@ -65,6 +72,8 @@ class ServerStore(Store):
             "send_receive_timeout": self._answer_timeout_s,
             "settings": {"use_numpy": False, **self.session_settings},
         }
+        if self.alt_hosts:
+            self._options["alt_hosts"] = ",".join(f"{h}:{p}" for h, p in self.alt_hosts)
         self._database_name = database
         self._slots = threading.BoundedSemaphore(pool_size)  # connections lent at most
         self._pool_lock = threading.Lock()
@@ -101,7 +110,8 @@ class ServerStore(Store):
 
     @property
     def location(self) -> str:
-        return f"{self.host}:{self.port}/{self.database}"
+        others = "".join(f", else {h}:{p}" for h, p in self.alt_hosts)
+        return f"{self.host}:{self.port}{others}/{self.database}"
 
     def _create_database_sql(self) -> str:
         """The statement that creates this store's database (a cluster store's: on every node)."""

@@ -50,10 +50,13 @@ NOVEMBER = Period.parse(scenario.PERIOD, "Asia/Shanghai")
 SCOPES = (Scope.everything(), Scope.only("mcn-starlight"), Scope.only("mcn-rival"))
 
 
-def cluster_settings(cluster: ClickHouseCluster, database: str, node: Node | None = None) -> Settings:
+def cluster_settings(
+    cluster: ClickHouseCluster, database: str, node: Node | None = None, alt_hosts: str = ""
+) -> Settings:
     return load_settings(
         warehouse="server",
         clickhouse_port=(node or cluster.entry).port,
+        clickhouse_alt_hosts=alt_hosts,
         clickhouse_database=database,
         clickhouse_cluster=cluster.name,
         warehouse_retries=3,
@@ -387,6 +390,34 @@ def test_a_replica_killed_mid_write_loses_nothing_and_doubles_nothing(
     assert found[2, 1] == found[2, 2], "the returned replica caught up with its shard"
     assert found[1, 1] == found[1, 2]
     assert sorted(found[1, 1] + found[2, 1]) == sorted(r["event_id"] for r in rows)
+
+
+def test_a_store_whose_node_dies_fails_over_to_the_next_and_loses_nothing(
+    clickhouse_cluster: ClickHouseCluster,
+) -> None:
+    node, entry = clickhouse_cluster.node(2, 2), clickhouse_cluster.entry
+    settings = cluster_settings(
+        clickhouse_cluster, unique_database(), node=node, alt_hosts=f"127.0.0.1:{entry.port}"
+    )
+    before, after = stream_violations(6, 10, tag="fo-a-"), stream_violations(6, 10, tag="fo-b-")
+    with open_store(settings) as store:
+        try:
+            store.insert("violations", before)
+            assert count_final(store) == (60, 60)
+            node.kill()
+            try:
+                store.insert("violations", after)  # the pool's connections die; retried via entry
+                assert count_final(store) == (120, 120)
+                assert {r["k"] for r in store.query("SELECT DISTINCT stream_id AS k FROM violations")} == {
+                    r["stream_id"] for r in before + after
+                }
+            finally:
+                node.start()
+            found = local_ids(clickhouse_cluster, store.database)
+            assert found[2, 1] == found[2, 2], "the node that died caught up with its shard"
+            assert sorted(found[1, 1] + found[2, 1]) == sorted(r["event_id"] for r in before + after)
+        finally:
+            drop_everywhere(store, clickhouse_cluster)
 
 
 def test_a_whole_shard_down_fails_the_insert_and_the_sink_holds_its_rows_until_it_returns(
