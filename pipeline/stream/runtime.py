@@ -299,7 +299,7 @@ def create_runtime(settings: Settings, store: Store, *, model: LoadedModel | Non
         settings=settings,
         store=store,
         monitor=monitor,
-        transcriber=Transcriber(model, worker_options(model.device)),
+        transcriber=Transcriber(model, worker_options(model.device, settings.transcribe_batch_pieces)),
         sink=BatchingSink(store, max_rows=settings.sink_batch_rows, max_age_s=settings.sink_flush_s),
         alerts=AlertSender(load_targets(settings.alerts_file)) if settings.alerts_file else None,
     )
