@@ -44,6 +44,8 @@ class Example:
     source: Source = "speech"
     kind: str = AUTHORED
     part: str = ""
+    doc: str = ""  # the source document (a page, a room of a transcript), for splits by source
+    url: str = ""
 
 
 def parse_example(obj: Mapping[str, Any]) -> Example:
@@ -66,7 +68,20 @@ def parse_example(obj: Mapping[str, Any]) -> Example:
     part = obj.get("part", "")
     if part not in ("", *PARTS):
         raise RecordError(f"{part!r} is not one of {', '.join(PARTS)}", field="part")
-    return Example(str(obj.get("id", "")), text, frozenset(labels), SOURCES[source], kind, part)
+    provenance = {name: obj.get(name, "") for name in ("doc", "url")}
+    for name, value in provenance.items():
+        if not isinstance(value, str):
+            raise RecordError("expected a string", field=name)
+    return Example(
+        str(obj.get("id", "")),
+        text,
+        frozenset(labels),
+        SOURCES[source],
+        kind,
+        part,
+        provenance["doc"],
+        provenance["url"],
+    )
 
 
 def read_examples(path: str | Path) -> Iterator[tuple[int, Example | RecordError]]:

@@ -112,24 +112,73 @@ def train(
 ) -> LearnedModel:
     """Fit the model on labelled texts (each normalised with ``normalise`` first)."""
     docs = [normalise(t) for t in texts]
-    frequency: Counter[str] = Counter(g for d in docs for g in {g for g, _ in ngrams(d)})
-    vocabulary = {g: i for i, g in enumerate(sorted(g for g, c in frequency.items() if c >= MIN_COUNT))}
+    fitted = train_features([[g for g, _ in ngrams(d)] for d in docs], labels, l2=l2, steps=steps)
+    return LearnedModel(fitted.vocabulary, fitted.idf, fitted.weights, fitted.bias, threshold)
+
+
+@dataclass(frozen=True)
+class FeatureModel:
+    """The same model over any string features (n-grams, words, what the rules saw): the
+    vocabulary with its idf, per category weights and a bias."""
+
+    vocabulary: dict[str, int]
+    idf: Floats
+    weights: Floats  # (features, categories)
+    bias: Floats  # (categories,)
+
+    def row(self, features: Iterable[str]) -> dict[int, float]:
+        """The sublinear tf-idf row of a line's features, L2-normalised (unknown ones left out)."""
+        counts = Counter(self.vocabulary[f] for f in features if f in self.vocabulary)
+        row = {i: (1.0 + math.log(c)) * float(self.idf[i]) for i, c in counts.items()}
+        norm = math.sqrt(sum(v * v for v in row.values())) or 1.0
+        return {i: v / norm for i, v in row.items()}
+
+    def probabilities(self, features: Iterable[str]) -> Floats:
+        """Each category's probability (in CATEGORIES order) for a line's features."""
+        row = self.row(features)
+        scores = self.bias
+        if row:
+            index = np.fromiter(row, dtype=np.int64)
+            values = np.fromiter(row.values(), dtype=np.float64)
+            scores = values @ self.weights[index] + self.bias
+        probabilities: Floats = 1.0 / (1.0 + np.exp(-scores))
+        return probabilities
+
+
+def train_features(
+    docs: Sequence[Sequence[str]],
+    labels: Sequence[frozenset[str]],
+    *,
+    l2: float = 1e-4,
+    steps: int = 300,
+) -> FeatureModel:
+    """Fit one class-weighted logistic regression per category on each line's features; features
+    seen in fewer than MIN_COUNT lines are left out. Deterministic."""
+    if len(docs) != len(labels):
+        raise ValueError(f"{len(docs)} lines but {len(labels)} label sets")
+    frequency: Counter[str] = Counter(f for d in docs for f in set(d))
+    vocabulary = {f: i for i, f in enumerate(sorted(f for f, c in frequency.items() if c >= MIN_COUNT))}
     idf = np.ones(len(vocabulary))
-    for g, i in vocabulary.items():
-        idf[i] = math.log((1 + len(docs)) / (1 + frequency[g])) + 1.0
-    empty = LearnedModel(
-        vocabulary, idf, np.zeros((len(vocabulary), len(CATEGORIES))), np.zeros(7), threshold
+    for f, i in vocabulary.items():
+        idf[i] = math.log((1 + len(docs)) / (1 + frequency[f])) + 1.0
+    empty = FeatureModel(vocabulary, idf, np.zeros((len(vocabulary), len(CATEGORIES))), np.zeros(7))
+    rows = [empty.row(d) for d in docs]
+    y = np.array([[c in labs for c in CATEGORIES] for labs in labels], dtype=np.float64).reshape(
+        len(docs), len(CATEGORIES)
     )
-    rows = [empty._row(d) for d in docs]
-    y = np.array([[c in labs for c in CATEGORIES] for labs in labels], dtype=np.float64)
     weights, bias = _fit(rows, y, len(vocabulary), l2=l2, steps=steps)
-    return LearnedModel(vocabulary, idf, weights, bias, threshold)
+    return FeatureModel(vocabulary, idf, weights, bias)
 
 
 def _fit(
     rows: list[dict[int, float]], y: Floats, features: int, *, l2: float, steps: int
 ) -> tuple[Floats, Floats]:
-    """Full-batch Adam on the class-weighted logistic loss of every category at once."""
+    """Full-batch Adam on the class-weighted logistic loss of every category at once.
+
+    The sparse products are segment sums (``np.add.reduceat``) over the non-zero entries, sorted
+    once by line for the scores and once by feature for the gradient; every feature of the
+    vocabulary occurs in some line, lines without a feature score their bias alone.
+    """
     doc = np.concatenate([np.full(len(r), i) for i, r in enumerate(rows)]).astype(np.int64)
     col = np.concatenate([np.fromiter(r, dtype=np.int64, count=len(r)) for r in rows])
     val = np.concatenate([np.fromiter(r.values(), dtype=np.float64, count=len(r)) for r in rows])
@@ -137,19 +186,24 @@ def _fit(
     balance = np.where(
         y > 0, len(rows) / (2 * positives), len(rows) / (2 * (len(rows) - positives).clip(1.0))
     )
+    filled = np.array([bool(r) for r in rows])
+    row_starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])[filled]
+    by_col = np.argsort(col, kind="stable")
+    col_sorted, doc_by_col, val_by_col = col[by_col], doc[by_col], val[by_col]
+    col_starts = np.flatnonzero(np.r_[True, col_sorted[1:] != col_sorted[:-1]])
+    present = col_sorted[col_starts]
     w = np.zeros((features, y.shape[1]))
     b = np.zeros(y.shape[1])
     m_w, v_w, m_b, v_b = np.zeros_like(w), np.zeros_like(w), np.zeros_like(b), np.zeros_like(b)
+    scores = np.zeros_like(y)
+    grad_w = np.zeros_like(w)
     for step in range(1, steps + 1):
-        scores = np.stack(
-            [np.bincount(doc, weights=val * w[col, c], minlength=len(rows)) for c in range(y.shape[1])],
-            axis=1,
-        )
+        if len(val):
+            scores[filled] = np.add.reduceat(val[:, None] * w[col], row_starts, axis=0)
         error = balance * (1.0 / (1.0 + np.exp(-(scores + b))) - y) / len(rows)
-        grad_w: Floats = l2 * w + np.stack(
-            [np.bincount(col, weights=val * error[doc, c], minlength=features) for c in range(y.shape[1])],
-            axis=1,
-        )
+        grad_w[:] = l2 * w
+        if len(val):
+            grad_w[present] += np.add.reduceat(val_by_col[:, None] * error[doc_by_col], col_starts, axis=0)
         grad_b: Floats = error.sum(axis=0)
         for param, grad, moments in ((w, grad_w, (m_w, v_w)), (b, grad_b, (m_b, v_b))):
             _adam(param, grad, moments, step)

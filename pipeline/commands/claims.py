@@ -170,6 +170,19 @@ def _report(bad: list[RecordError]) -> None:
 )
 @click.option("--errors", default=0, show_default=True, help="Also list up to N utterances it got wrong.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option(
+    "--cv",
+    "cv_folds",
+    type=click.IntRange(min=2),
+    help="Instead: a leave-sources-out cross-validation in K folds of the rules with the learned "
+    "policies (docs/claims.md), on the lines of --part (never held-out ones).",
+)
+@click.option(
+    "--cv-features",
+    multiple=True,
+    type=click.Choice(["char", "char+word", "char+rule", "char+word+rule"]),
+    help="With --cv: the learned model's features (default: char; repeat for several).",
+)
 @_lexicons_option
 @click.pass_context
 def eval_claims(
@@ -180,12 +193,21 @@ def eval_claims(
     training: tuple[str, ...],
     errors: int,
     as_json: bool,
+    cv_folds: int | None,
+    cv_features: tuple[str, ...],
     lexicon_dir: Path | None,
 ) -> None:
     """Precision, recall and F1 per category, macro-F1, binary F1, no-claim lines flagged, confusions,
-    and the same per source kind (with --learned: beside the rules with the learned model)."""
+    and the same per source kind (with --learned: beside the rules with the learned model; with
+    --cv: a leave-sources-out cross-validation of the learned policies instead)."""
     detector = _detector(ctx, lexicon_dir)
     bad: list[RecordError] = []
+    if cv_folds is not None:
+        _cross_validate(
+            detector, data, part, k=cv_folds, features=cv_features or ("char",), as_json=as_json, bad=bad
+        )
+        _report(bad)
+        return
     examples = [e for e in _examples(data, bad) if part in ("all", e.part)]
     report = evaluate(detector, examples)
     learned = _with_learned(detector, training, part, bad)
@@ -201,6 +223,45 @@ def eval_claims(
         if both is not None:
             click.echo("\n" + format_comparison(report, both))
     _report(bad)
+
+
+def _cross_validate(
+    detector: Detector,
+    data: str,
+    part: str,
+    *,
+    k: int,
+    features: tuple[str, ...],
+    as_json: bool,
+    bad: list[RecordError],
+) -> None:
+    """Print the cross-validation table (or its JSON) of the lines of ``part``, never held-out ones."""
+    from pipeline.claims.crossval import cross_validate, format_cross_validation, observe
+
+    if part == "heldout":
+        raise click.UsageError("--cv trains on the lines it measures: never on the held-out part")
+    examples = [e for e in _examples(data, bad) if part in ("all", e.part) and e.part != "heldout"]
+    if not examples:
+        raise click.UsageError("--cv: no labelled lines to cross-validate")
+    observations = [observe(detector, e) for e in examples]
+    click.echo(f"lexicon {detector.version}, {data}: {len(examples)} lines, {k} folds", err=True)
+    results = [
+        cross_validate(observations, features=f, k=k, progress=lambda m: click.echo(m, err=True))
+        for f in features
+    ]
+    if as_json:
+        figures = {
+            "lexicon_version": detector.version,
+            "folds": k,
+            "results": [
+                {"features": cv.features, "policy": name, "chosen": cv.chosen[name], **report.summary()}
+                for cv in results
+                for name, report in cv.reports.items()
+            ],
+        }
+        click.echo(json.dumps(figures, ensure_ascii=False))
+    else:
+        click.echo(format_cross_validation(results))
 
 
 def _with_learned(
