@@ -14,7 +14,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -141,6 +141,18 @@ class Settings(BaseSettings):
     )
     console_cookie_secure: bool = Field(False, description="Send the session cookie over HTTPS only.")
     console_sse_interval_s: float = Field(2.0, gt=0, description="How often live pages poll for news.")
+    console_wall_window_s: float = Field(
+        600.0, gt=0, description="Live wall: the recent window whose hits each room counts by severity."
+    )
+    console_wall_stall_s: float = Field(
+        60.0, gt=0, description="Live wall: a room with no speech stored for this long is stalled."
+    )
+    console_wall_end_s: float = Field(
+        600.0, gt=0, description="Live wall: a room with no speech for this long counts as ended."
+    )
+    console_wall_keep_s: float = Field(
+        1800.0, ge=0, description="Live wall: how long an ended room stays on the wall."
+    )
     console_overview_cache_s: float = Field(
         20.0,
         ge=0,
@@ -180,6 +192,9 @@ class Settings(BaseSettings):
     console_max_upload_bytes: int = Field(
         64 << 20, ge=1024, description="Largest evidence bundle uploaded to the console for verification."
     )
+    console_max_attachment_bytes: int = Field(
+        5 << 20, ge=1024, description="Largest attachment of an appeal or rectification (PDF, PNG, JPEG)."
+    )
 
     @field_validator("clickhouse_alt_hosts")
     @classmethod
@@ -194,6 +209,14 @@ class Settings(BaseSettings):
     def _proxies(cls, value: str) -> str:
         for part in value.replace(",", " ").split():
             ipaddress.ip_network(part, strict=False)  # ValueError: the setting is named in the error
+        return value
+
+    @field_validator("console_wall_end_s")
+    @classmethod
+    def _wall_end(cls, value: float, info: ValidationInfo) -> float:
+        stall = info.data.get("console_wall_stall_s")
+        if stall is not None and value <= stall:
+            raise ValueError(f"must be longer than console_wall_stall_s ({stall:g} s)")
         return value
 
     @cached_property

@@ -32,7 +32,7 @@ LedgerStatus = Literal["approved", "rejected", "pending"]
 Severity = Literal["low", "medium", "high"]
 ViolationKind = Literal["claim", "qualification", "ledger"]
 Source = Literal["speech", "listing"]
-Decision = Literal["confirm", "dismiss"]
+Decision = Literal["confirm", "dismiss", "appeal", "rectify", "uphold", "overturn"]  # lifecycle.Action
 CardStatus = Literal["draft", "approved"]
 
 # The times a record may carry: ClickHouse's DateTime is seconds since the epoch in a UInt32, on
@@ -310,7 +310,10 @@ class Violation:
     listing_id: str | None = None
     product_id: str | None = None
     text: str = ""
-    term: str = ""
+    term: str = ""  # as it stands in the text: for speech, what the recogniser wrote (每白)
+    # the claim the term was read as, when it was heard through an ASR homophone or glitch (美白
+    # for 每白, 美白 for 美呃白); "" when the term is the claim as written
+    read_as: str = ""
     rule_id: str = ""
     legal_basis: str = ""
     lexicon_version: str = ""
@@ -331,6 +334,12 @@ class Review:
     decision: Decision
     reviewed_at: datetime
     reason: str = ""
+    # an attachment of an appeal or rectification (pipeline.console.attachments): its SHA-256 (the
+    # stored file's name), the uploader's file name (shown only), its media type and size
+    attachment_sha256: str = ""
+    attachment_name: str = ""
+    attachment_type: str = ""
+    attachment_bytes: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
 

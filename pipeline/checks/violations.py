@@ -42,13 +42,15 @@ class Charge:
     legal_basis: str
     lexicon_version: str
     rewrite: str | None = None
+    read_as: str = ""  # the claim the term was read as (美白 for a heard 每白); "" as written
 
     @classmethod
     def of_claim(cls, claim: Claim) -> Charge:
-        """A claim found by the detector, charged as it is (kind ``claim``)."""
+        """A claim found by the detector, charged as it is (kind ``claim``), with what its term
+        was read as when the recogniser's text held it through a homophone or glitch."""
         return cls(
             "claim", claim.category, claim.severity, claim.term, claim.rule_id, claim.legal_basis,
-            claim.lexicon_version, claim.rewrite,
+            claim.lexicon_version, claim.rewrite, str(claim.extra.get("read_as") or ""),
         )  # fmt: skip
 
 
@@ -83,6 +85,7 @@ def violation(
         product_id=product_id,
         text=text,
         term=charge.term,
+        read_as=charge.read_as,
         rule_id=charge.rule_id,
         legal_basis=charge.legal_basis,
         lexicon_version=charge.lexicon_version,

@@ -157,7 +157,9 @@ class Detector:
         entry = verdict.candidate.entry
         start, end = normalised.span(verdict.candidate.start, verdict.candidate.start + len(verdict.matched))
         term = normalised.original[start:end]
-        extra = {"read_as": verdict.matched} if verdict.corrected else {}
+        # read through a homophone (每白 → 美白) or past a glitch inside the term (美呃白 → 美白)
+        glitched = len(term) != len(verdict.matched)
+        extra = {"read_as": verdict.matched} if verdict.corrected or glitched else {}
         return Claim(
             category=entry.category,
             term=term,

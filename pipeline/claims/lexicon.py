@@ -35,6 +35,7 @@ import yaml
 from pipeline.claims.conditions import PARTS, Condition, ContextRule
 from pipeline.claims.knowledge import TermList, parse_knowledge
 from pipeline.errors import LexiconError
+from pipeline.legal_basis import require_chinese
 from pipeline.records import Severity
 
 CATEGORIES = ("absolute", "price", "medical", "efficacy", "guarantee", "authority", "superstition")
@@ -348,7 +349,7 @@ def _entry(raw: dict[str, Any], vocab: _Vocabulary, where: str, source: str) -> 
         rule_id=rule_id,
         category=category,
         severity=cast(Severity, severity),
-        legal_basis=_text(raw.get("legal_basis"), f"{where}: legal_basis"),
+        legal_basis=require_chinese(_text(raw.get("legal_basis"), f"{where}: legal_basis"), where),
         kind=kind,
         terms=terms,
         tokens=tokens,

@@ -16,7 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from pipeline import __version__
 from pipeline.config import Settings
-from pipeline.console import accounts, api, auth, cards, exports, live, pages
+from pipeline.console import accounts, api, auth, cards, exports, live, pages, queue
 from pipeline.console.context import HERE, ConsoleState, page
 from pipeline.console.users import User
 from pipeline.reporting.scope import ScopeError
@@ -34,7 +34,13 @@ SECURITY_HEADERS = {
 }
 _MACHINE_PATHS = ("/api/", "/live/events")
 UPLOAD_PATHS = ("/evidence/verify",)  # bodies up to console_max_upload_bytes (a whole bundle)
-ROUTERS = (auth.router, pages.router, live.router, exports.router, api.router, accounts.router, cards.router)
+ATTACHING = re.compile(r"^/violations/[^/]+/review$")  # a review with an attachment: bodies up to
+# console_max_attachment_bytes and the form around it (the attachment's own limit is checked after)
+FORM_ALLOWANCE = 64 << 10
+ROUTERS = (
+    auth.router, queue.router, pages.router, live.router, exports.router, api.router, accounts.router,
+    cards.router,
+)  # fmt: skip
 _REFUSALS = {403: "access.forbidden", 404: "access.not_found"}
 _FILENAME = re.compile(rb'filename="([^"\r\n]{0,200})"')
 
@@ -125,6 +131,12 @@ def _audit_request(scope: Scope, seen: _Seen, upload: bool) -> None:
     console.audit(user.username, action, target, method=scope["method"], status=seen.status, bytes=seen.bytes)
 
 
+def _attaching(scope: Scope) -> bool:
+    """A multipart review form, which may carry an attachment (a plain form keeps the body limit)."""
+    kind = dict(scope["headers"]).get(b"content-type", b"")
+    return bool(ATTACHING.match(scope["path"])) and kind.startswith(b"multipart/form-data")
+
+
 class BodyTooLarge(Exception):
     """A request body past the console's limit (raised while the app reads it)."""
 
@@ -133,10 +145,11 @@ class BodyLimit:
     """Refuses request bodies over ``max_body`` bytes (``max_upload`` for the bundle upload) with
     413, by their Content-Length or, without one, as soon as the bytes read pass the limit."""
 
-    def __init__(self, app: ASGIApp, max_body: int, max_upload: int) -> None:
+    def __init__(self, app: ASGIApp, max_body: int, max_upload: int, max_attachment: int = 0) -> None:
         self.app = app
         self.max_body = max_body
         self.max_upload = max_upload
+        self.max_attachment = max_attachment
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -144,6 +157,8 @@ class BodyLimit:
             return
         if scope["path"] in UPLOAD_PATHS:
             limit, name = self.max_upload, "console_max_upload_bytes"
+        elif _attaching(scope) and self.max_attachment + FORM_ALLOWANCE > self.max_body:
+            limit, name = self.max_attachment + FORM_ALLOWANCE, "console_max_attachment_bytes"
         else:
             limit, name = self.max_body, "console_max_body_bytes"
         detail = f"request body larger than {limit} bytes ({name})"
@@ -198,7 +213,10 @@ def create_app(settings: Settings, store: Store) -> FastAPI:
     _handle_errors(app)
     app.add_middleware(AuditRefusals)
     app.add_middleware(
-        BodyLimit, max_body=settings.console_max_body_bytes, max_upload=settings.console_max_upload_bytes
+        BodyLimit,
+        max_body=settings.console_max_body_bytes,
+        max_upload=settings.console_max_upload_bytes,
+        max_attachment=settings.console_max_attachment_bytes,
     )
     app.add_middleware(SecurityHeaders)
     return app
@@ -257,7 +275,7 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        key = {403: "forbidden", 404: "not_found"}.get(exc.status_code, "bad_request")
+        key = {403: "forbidden", 404: "not_found", 409: "conflict"}.get(exc.status_code, "bad_request")
         return await _error(
             request, exc.status_code, key, str(exc.detail) if exc.status_code not in (403, 404) else ""
         )

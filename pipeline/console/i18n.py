@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from pipeline.console.queue_text import QUEUE_TEXT
 from pipeline.reporting.categories import Language
 
 LANG_COOKIE = "cw_lang"
@@ -49,6 +50,19 @@ TEXT: dict[str, dict[Language, str]] = {
     "dismiss": {"zh": "误报驳回", "en": "Dismiss"},
     "decision_confirm": {"zh": "确认违规", "en": "Confirmed"},
     "decision_dismiss": {"zh": "误报驳回", "en": "Dismissed"},
+    "appeal": {"zh": "提出申诉", "en": "Appeal"},
+    "rectify": {"zh": "报告已整改", "en": "Report rectified"},
+    "uphold": {"zh": "维持违规", "en": "Uphold"},
+    "overturn": {"zh": "撤销违规", "en": "Overturn"},
+    "history": {"zh": "处理记录", "en": "History"},
+    "note": {"zh": "说明", "en": "Note"},
+    "attachment": {"zh": "附件", "en": "Attachment"},
+    "attachment_hint": {
+        "zh": "申诉须附 PDF、PNG 或 JPEG 文件，整改可不附",
+        "en": "An appeal needs a PDF, PNG or JPEG file; a rectification may have one",
+    },
+    "no_actions": {"zh": "当前状态下没有可进行的操作", "en": "No action is open in this state"},
+    "conflict": {"zh": "当前状态下不能进行此操作", "en": "Not possible in this state"},
     "reason": {"zh": "理由", "en": "Reason"},
     "review": {"zh": "复核", "en": "Review"},
     "reviews": {"zh": "复核记录", "en": "Reviews"},
@@ -56,6 +70,16 @@ TEXT: dict[str, dict[Language, str]] = {
     "rewrite": {"zh": "合规改写建议", "en": "Compliant rewrite"},
     "transcript": {"zh": "转写上下文", "en": "Transcript around it"},
     "audio": {"zh": "录音片段", "en": "Audio clip"},
+    "heard_as": {"zh": "听到", "en": "heard"},
+    "read_as": {"zh": "识别为", "en": "read as"},
+    "claim_marker": {"zh": "违规用语在片段中的位置", "en": "Where the claim was said in the clip"},
+    "clip_note": {
+        "zh": "片段为直播第 {start}–{end} 秒，从违规处（第 {at} 秒）开始播放；"
+        "黄色标记为违规位置，点击转写中的一句可从该句播放",
+        "en": "The clip is {start}–{end} s of the stream and starts at the claim ({at} s); the yellow mark "
+        "shows where it was said; click a transcript line to play from it",
+    },
+    "seek_line": {"zh": "从这一句播放", "en": "Play from this line"},
     "no_audio": {"zh": "该直播没有存档录音", "en": "This stream has no archived audio"},
     "listing": {"zh": "商品卡快照（当时）", "en": "Listing as it stood"},
     "ledger": {"zh": "选品台账（当时）", "en": "Ledger row as it stood"},
@@ -75,6 +99,28 @@ TEXT: dict[str, dict[Language, str]] = {
     "live_streams": {"zh": "进行中的直播", "en": "Streams live now"},
     "no_live": {"zh": "当前没有进行中的直播", "en": "No stream is live"},
     "waiting": {"zh": "等待新的违规……", "en": "Waiting for new violations…"},
+    # the live wall (pipeline/console/wall.py, live_wall.py)
+    "wall": {"zh": "直播间监控墙", "en": "Live wall"},
+    "wall_state_live": {"zh": "直播中", "en": "Live"},
+    "wall_state_stalled": {"zh": "音频中断", "en": "Stalled: no audio"},
+    "wall_state_ended": {"zh": "已结束", "en": "Ended"},
+    "wall_ended_source": {"zh": "已结束（信号丢失）", "en": "Ended: source lost"},
+    "wall_ended_silence": {"zh": "已结束（长时间无声音）", "en": "Ended: silent too long"},
+    "wall_on_stage": {"zh": "讲解中", "en": "On stage"},
+    "wall_nothing_on_stage": {"zh": "暂无讲解商品", "en": "nothing on stage"},
+    "wall_window": {"zh": "近 {n} 分钟", "en": "Last {n} min"},
+    "wall_last_hit": {"zh": "最近违规", "en": "Last hit"},
+    "wall_no_hit": {"zh": "暂无违规", "en": "no hit yet"},
+    "wall_last_audio": {"zh": "最近声音", "en": "Last audio"},
+    "wall_no_audio": {"zh": "尚无声音", "en": "none yet"},
+    "wall_ago_s": {"zh": "{n} 秒前", "en": "{n} s ago"},
+    "wall_ago_m": {"zh": "{n} 分钟前", "en": "{n} min ago"},
+    "wall_ago_h": {"zh": "{n} 小时前", "en": "{n} h ago"},
+    "wall_sound_on": {"zh": "开启提示音", "en": "Turn sound on"},
+    "wall_sound_off": {"zh": "关闭提示音", "en": "Turn sound off"},
+    "wall_alert": {"zh": "新的高风险违规：{n} 条", "en": "New high-severity hits: {n}"},
+    "wall_ack": {"zh": "知道了", "en": "Got it"},
+    "wall_recent": {"zh": "最近 24 小时的违规", "en": "Violations of the last 24 hours"},
     "actor": {"zh": "操作人", "en": "Actor"},
     "action": {"zh": "操作", "en": "Action"},
     "target": {"zh": "对象", "en": "Target"},
@@ -171,6 +217,7 @@ TEXT: dict[str, dict[Language, str]] = {
         "en": "At least {n} characters (any, spaces and Chinese too); not only spaces, not a common or "
         "breached password, not one piece repeated or a run, not containing the user name.",
     },
+    **QUEUE_TEXT,
 }
 
 

@@ -17,8 +17,11 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from pipeline import legal_basis
+from pipeline.console.queue_text import QUEUE_ACTIONS, QUEUE_DETAILS, QUEUE_MESSAGES
 from pipeline.reporting.categories import LABELS as CATEGORY_LABELS
 from pipeline.reporting.categories import Language, label, severity_label
+from pipeline.reporting.lifecycle import RESULT, STATE_NAMES
 
 Table = dict[str, dict[Language, str]]
 
@@ -36,9 +39,9 @@ KINDS: Table = {  # violations.kind, and the per-day panel's columns (claims, qu
     "ledger": {"zh": "台账问题", "en": "Ledger"},
 }
 
-DECISIONS: Table = {  # a review's decision as a state
-    "confirm": {"zh": "确认违规", "en": "Confirmed"},
-    "dismiss": {"zh": "误报驳回", "en": "Dismissed"},
+STATES: Table = dict(STATE_NAMES)  # lifecycle.State: pending, confirmed, ... overturned
+DECISIONS: Table = {  # a review's decision (a lifecycle action) as the state it leaves
+    action: STATE_NAMES[state] for action, state in RESULT.items()
 }
 
 ACTIONS: Table = {
@@ -51,6 +54,10 @@ ACTIONS: Table = {
     "access.not_found": {"zh": "拒绝访问（未找到或无权查看）", "en": "Refused (not found or not yours)"},
     "review.confirm": {"zh": "复核：确认违规", "en": "Review: confirmed"},
     "review.dismiss": {"zh": "复核：误报驳回", "en": "Review: dismissed"},
+    "review.appeal": {"zh": "机构申诉", "en": "Appealed by the MCN"},
+    "review.rectify": {"zh": "机构报告已整改", "en": "Rectified by the MCN"},
+    "review.uphold": {"zh": "申诉复核：维持违规", "en": "Appeal decided: upheld"},
+    "review.overturn": {"zh": "申诉复核：撤销违规", "en": "Appeal decided: overturned"},
     "evidence.export": {"zh": "导出证据包", "en": "Evidence exported"},
     "evidence.verify": {"zh": "校验证据包", "en": "Bundle verified"},
     "card.approve": {"zh": "审核通过卖点卡", "en": "Card approved"},
@@ -60,6 +67,7 @@ ACTIONS: Table = {
     "user.role": {"zh": "修改角色", "en": "Role changed"},
     "user.password_reset": {"zh": "重置密码", "en": "Password reset"},
     "user.password_change": {"zh": "修改本人密码", "en": "Own password changed"},
+    **QUEUE_ACTIONS,
 }
 
 DETAILS: Table = {  # the keys of an audit entry's details
@@ -76,6 +84,9 @@ DETAILS: Table = {  # the keys of an audit entry's details
     "role": {"zh": "角色", "en": "Role"},
     "suppressed": {"zh": "此前省略的同类条目", "en": "Similar entries left out before"},
     "name": {"zh": "文件名", "en": "File name"},
+    "state": {"zh": "复核状态", "en": "Review state"},
+    "before": {"zh": "此前状态", "en": "State before"},
+    **QUEUE_DETAILS,
 }
 
 VIA: Table = {"console": {"zh": "控制台", "en": "console"}, "cli": {"zh": "命令行", "en": "command line"}}
@@ -159,6 +170,8 @@ VALUE_TABLES: dict[str, Table] = {
     "type": QUALIFICATION_TYPES,
     "role": ROLES,
     "via": VIA,
+    "state": STATES,
+    "before": STATES,
 }
 
 
@@ -179,6 +192,11 @@ def decision_label(decision: str | None, language: Language = "zh") -> str:
     if not decision:
         return "待复核" if language == "zh" else "Not reviewed"
     return _pick(DECISIONS, decision, language)
+
+
+def state_label(state: str, language: Language = "zh") -> str:
+    """A lifecycle state (``pending``, ``confirmed``, ... ``overturned``) by its name."""
+    return _pick(STATES, state, language)
 
 
 def action_label(action: str, language: Language = "zh") -> str:
@@ -494,13 +512,28 @@ _MESSAGES_TEXT: list[tuple[str, str, str]] = [  # (pattern, Chinese, English)
         "a password cannot be one piece repeated or a run of characters (abcd..., 1234...)",
     ),
     (
+        r"^attachments are at most (?P<n>\d+) bytes \(console_max_attachment_bytes\)$",
+        "附件最大 {n} 字节（console_max_attachment_bytes）",
+        "attachments are at most {n} bytes (console_max_attachment_bytes)",
+    ),
+    (
+        r"^attachments must be (?P<kinds>[A-Z, ]+) files",
+        "附件只能是 {kinds} 文件（按文件内容判断，而非文件名）",
+        "attachments must be {kinds} files (told by their content, not their name)",
+    ),
+    (
+        r"^the file's name does not end as a (?P<t>\S+) file's does$",
+        "文件名与文件内容的类型（{t}）不符",
+        "the file's name does not end as a {t} file's does",
+    ),
+    (
         r"^this password is on a list of common or breached passwords$",
         "该密码在常见或已泄露密码列表中",
         "this password is on a list of common or breached passwords",
     ),
 ]
 _MESSAGES: list[tuple[re.Pattern[str], dict[Language, str]]] = [
-    (re.compile(pattern), {"zh": zh, "en": en}) for pattern, zh, en in _MESSAGES_TEXT
+    (re.compile(pattern), {"zh": zh, "en": en}) for pattern, zh, en in [*_MESSAGES_TEXT, *QUEUE_MESSAGES]
 ]
 
 
@@ -596,19 +629,11 @@ _CODE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b|\bcosmetics\b|\bfood\b")
 # ---------------------------------------------------------------------------------------------
 # Legal bases: the lexicons cite the law in Chinese, in English or in both, parts split by "; "
 
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-
 
 def legal_basis_text(text: str | None, language: Language) -> str:
     """The parts of a legal basis written in ``language`` when it holds parts in both (a Chinese
-    citation and its English translation); the whole text otherwise."""
-    if not text:
-        return ""
-    parts = [p.strip() for p in re.split(r"[;；]\s*", text) if p.strip()]
-    mine = [p for p in parts if bool(_CJK.search(p)) == (language == "zh")]
-    if not mine or len(mine) == len(parts):
-        return text
-    return ("；" if language == "zh" else "; ").join(mine)
+    citation and its English translation); the whole text otherwise (:mod:`pipeline.legal_basis`)."""
+    return legal_basis.in_language(text, language)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -691,6 +716,7 @@ def labellers(language: Language, timezone: str) -> dict[str, Any]:
         "role_label": lambda r: role_label(r, language),
         "kind_label": lambda k: kind_label(k, language),
         "decision_label": lambda d: decision_label(d, language),
+        "state_label": lambda s: state_label(s, language),
         "action_label": lambda a: action_label(a, language),
         "audit_details": lambda d: audit_details(d, language),
         "audit_target": lambda t: audit_target(str(t), language),

@@ -1,4 +1,6 @@
-"""Live violations: the page, and a server-sent event stream of new violations in the reader's scope.
+"""Live violations: the page (the live wall of pipeline.console.wall above the last 24 hours'
+violations), the wall's event stream, and a server-sent event stream of new violations in the
+reader's scope.
 
 The stream polls the warehouse every ``console_sse_interval_s`` for violations inserted after the
 last one sent (a cursor of insertion time and event id, also sent as the event id, so a browser
@@ -21,7 +23,9 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 from pipeline.console.auth import CurrentUser
 from pipeline.console.context import local_time, page, state
 from pipeline.console.i18n import language_of
+from pipeline.console.live_wall import wall_events, wall_view, window_text
 from pipeline.console.users import User
+from pipeline.console.wall import WallRules
 from pipeline.reporting.casefile import find_violations
 from pipeline.reporting.categories import severity_label, violation_label
 from pipeline.reporting.scope import Scope, scoped_query
@@ -31,20 +35,29 @@ MAX_STREAM_S = 300.0
 RECENT = timedelta(hours=24)
 
 
-def live_streams(request: Request, scope: Scope) -> list[dict[str, Any]]:
-    return scoped_query(
-        state(request).store,
-        "SELECT stream_id, anchor_id, mcn_id, started_at FROM streams FINAL "
-        "WHERE ended_at IS NULL AND {scope} ORDER BY started_at DESC LIMIT 100",
-        scope,
-    )
-
-
 @router.get("/live", response_class=HTMLResponse)
 def live_page(request: Request, user: CurrentUser) -> Response:
+    """The live wall (the reader's rooms on air) above the violations of the last 24 hours."""
+    console = state(request)
     since = datetime.now(UTC) - RECENT
-    rows = find_violations(state(request).store, user.scope, since=since, limit=100)
-    return page(request, "live.html", user, streams=live_streams(request, user.scope), rows=rows)
+    rows = find_violations(console.store, user.scope, since=since, limit=100)
+    wall = wall_view(request, user)
+    lang = language_of(request)
+    rules = WallRules.of(console.settings)
+    return page(
+        request, "live.html", user, wall=wall,
+        window=window_text(rules, lang), rows=rows,
+    )  # fmt: skip
+
+
+@router.get("/live/events/wall")
+async def live_wall_events(request: Request, user: CurrentUser, max_s: float = MAX_STREAM_S) -> Response:
+    """The live wall as server-sent events (``event: wall``, the rooms when they changed)."""
+    return StreamingResponse(
+        wall_events(request, user, min(max(max_s, 0.0), MAX_STREAM_S)),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
 
 
 def _cursor(text: str | None) -> tuple[datetime, str]:

@@ -1,4 +1,5 @@
-"""The console's pages: overview (scores, grades, trends), violations, violation detail, review.
+"""The console's pages: overview (scores, grades, trends), violation detail, review (the list of
+violations is the review queue, :mod:`pipeline.console.queue`).
 
 Every read goes through the user's scope (``user.scope``): an MCN officer's queries carry their
 MCN in the SQL itself, and a violation of another MCN is "not found", exactly like a missing one.
@@ -6,29 +7,32 @@ MCN in the SQL itself, and a violation of another MCN is "not found", exactly li
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from pipeline.console import attachments
 from pipeline.console.auth import CheckedUser, CurrentUser
-from pipeline.console.context import ConsoleState, page, period_of, state
+from pipeline.console.context import ConsoleState, page, state
 from pipeline.console.i18n import language_of, translator
 from pipeline.console.labels import chart_labels
+from pipeline.console.lifecycle_text import refusal_text
+from pipeline.console.player import around, heard_and_read, player_bounds, player_of
+from pipeline.console.ranges import ranged_response
+from pipeline.console.reviewing import read_attachment
+from pipeline.console.reviewing import save_review as save_review  # noqa: PLC0414 (re-exported)
 from pipeline.console.users import User
 from pipeline.errors import AudioError
-from pipeline.records import Review
-from pipeline.reporting.audit import record
-from pipeline.reporting.casefile import Case, find_violations, load_case
+from pipeline.reporting.casefile import Case, load_case
+from pipeline.reporting.lifecycle import ACTIONS, ACTOR, MAY_ATTACH, TransitionRefused, available
 from pipeline.reporting.panels import BY_ID, run_panel
 from pipeline.reporting.scope import Period, Scope, scoped_query
 from pipeline.reporting.scoring import Level, Score, compute_scores, compute_trend
 from pipeline.speech.clips import cut_clip
-from pipeline.warehouse.rows import review_row
 
 router = APIRouter()
 TREND_MONTHS = 6
@@ -123,25 +127,6 @@ def overview(request: Request, user: CurrentUser, period: str | None = None) -> 
     )
 
 
-@router.get("/violations", response_class=HTMLResponse)
-def violations(
-    request: Request, user: CurrentUser, period: str | None = None, anchor: str | None = None
-) -> Response:
-    console = state(request)
-    month = period_of(request, period, default_period(console, user.scope))
-    rows = find_violations(console.store, user.scope, period=month, anchor_id=anchor or None, limit=500)
-    return page(request, "violations.html", user, period=month, rows=rows, anchor=anchor or "")
-
-
-def around(text: str, term: str) -> tuple[str, str, str]:
-    """``text`` cut around the first ``term`` in it (before, term, after), to mark the claim in its
-    sentence; the whole text before an empty term or one it does not hold."""
-    at = text.find(term) if term else -1
-    if at < 0:
-        return text, "", ""
-    return text[:at], term, text[at + len(term) :]
-
-
 def scoped_case(request: Request, user: User, event_id: str) -> Case:
     """The violation if the user may see it; 404 otherwise (whether it exists or not).
 
@@ -170,8 +155,11 @@ def violation(request: Request, user: CurrentUser, event_id: str) -> Response:
         case=case,
         v=v,
         quoted=around(str(v.get("text") or ""), str(v.get("term") or "")),
-        hit=lambda s: s["end_offset_s"] >= v["offset_s"] and s["offset_s"] <= v["end_offset_s"],
+        heard=heard_and_read(v),
+        player=player_of(case, state(request).settings.clip_padding_s),
         period=Period.containing(v["ts"], state(request).settings.timezone),
+        actions=available(case.state, user.role),  # the review lifecycle's buttons (lifecycle.py)
+        attachable=MAY_ATTACH,
     )
 
 
@@ -180,30 +168,13 @@ def clip(request: Request, user: CurrentUser, event_id: str) -> Response:
     case = scoped_case(request, user, event_id)
     if not case.audio_path:
         raise HTTPException(404, "this stream has no archived audio")
-    start, end = case.clip_bounds(state(request).settings.clip_padding_s)
+    # the transcript the page shows, not only the sentence: a click on any line of it seeks
+    start, end = player_bounds(case.violation, case.transcript, state(request).settings.clip_padding_s)
     try:
         data = cut_clip(case.audio_path, start, end)
     except AudioError as exc:
         raise HTTPException(404, str(exc)) from None
-    return Response(data, media_type="audio/wav")
-
-
-def save_review(console: ConsoleState, user: User, case: Case, decision: str, reason: str) -> None:
-    """Write a review and its audit entry (the review id sorts by time, so the latest wins)."""
-    now = datetime.now(UTC)
-    review = Review(
-        review_id=f"{now:%Y%m%dT%H%M%S%f}-{secrets.token_hex(4)}",
-        violation_id=case.event_id,
-        reviewer=user.username,
-        decision=decision,  # type: ignore[arg-type]
-        reviewed_at=now,
-        reason=reason,
-    )
-    mcn_id = str(case.violation["mcn_id"])
-    console.store.insert("reviews", [review_row(review, mcn_id=mcn_id)])
-    console.overviews.clear()  # a dismissal changes scores: no reader sees the old ones after this
-    console.cases.clear()  # and the case's review history: the redirect shows the new review
-    record(console.store, user.username, f"review.{decision}", case.event_id, mcn_id, reason=reason)
+    return ranged_response(request, data, "audio/wav")  # ranges: the player seeks to the claim
 
 
 @router.post("/violations/{event_id}/review")
@@ -211,13 +182,45 @@ def review(
     request: Request,
     user: CheckedUser,
     event_id: str,
-    decision: Annotated[Literal["confirm", "dismiss"], Form()],
+    *,
+    decision: Annotated[str, Form(max_length=20)],
     reason: Annotated[str, Form(max_length=MAX_REASON)],
+    attachment: Annotated[UploadFile | None, File()] = None,
 ) -> Response:
-    if not user.can_review:
+    """One step of the review lifecycle (pipeline/reporting/lifecycle.py): 403 for an action the
+    user's role never takes, 404 for a violation they may not see, 409 for one its state does not
+    allow (said in the reader's language), else 303 back to the violation (also when the same
+    step was taken already: nothing is written twice)."""
+    if decision not in ACTIONS:
+        raise HTTPException(400, f"unknown action; one of {', '.join(ACTIONS)}")
+    if ACTOR[decision] != user.role:
         raise HTTPException(403)
     case = scoped_case(request, user, event_id)
     if not reason.strip():
         raise HTTPException(400, "a reason is required")
-    save_review(state(request), user, case, decision, reason.strip())
+    console = state(request)
+    upload = read_attachment(attachment, console.settings.console_max_attachment_bytes)
+    try:
+        save_review(console, user, case, decision, reason.strip(), attachment=upload)
+    except TransitionRefused as exc:
+        status = {"role": 403, "state": 409}.get(exc.kind, 400)
+        raise HTTPException(status, refusal_text(exc, language_of(request))) from None
     return RedirectResponse(f"/violations/{event_id}", status_code=303)
+
+
+@router.get("/violations/{event_id}/attachments/{sha256}")
+def attachment_file(request: Request, user: CurrentUser, event_id: str, sha256: str) -> Response:
+    """An attachment in the violation's history, to a reader who may see the violation (404 for
+    anyone else, and for a hash no review of this violation lists)."""
+    case = scoped_case(request, user, event_id)
+    listed = next((r for r in case.reviews if r.get("attachment_sha256") == sha256), None)
+    if listed is None:
+        raise HTTPException(404)
+    data = attachments.read(state(request).settings.data_dir, sha256)
+    if data is None:
+        raise HTTPException(404)
+    media_type = str(listed["attachment_type"])
+    name = f"attachment-{sha256[:12]}{attachments.suffix_of(media_type)}"
+    return Response(
+        data, media_type=media_type, headers={"content-disposition": f'attachment; filename="{name}"'}
+    )

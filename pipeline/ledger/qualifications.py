@@ -22,6 +22,7 @@ import yaml
 
 from pipeline.config import LEXICON_DIR
 from pipeline.errors import LexiconError
+from pipeline.legal_basis import MISSING_CHINESE, has_chinese
 from pipeline.records import Qualification, Severity, ViolationKind
 
 RULES_FILE = "qualifications.yaml"
@@ -213,6 +214,12 @@ class _Loader:
             raise self.fail(entry, f"{key!r} must be a non-empty string")
         return value.strip()
 
+    def legal_basis(self, body: Mapping[str, Any], entry: str) -> str:
+        text = self.text(body, "legal_basis", entry)
+        if not has_chinese(text):
+            raise self.fail(entry, f"{MISSING_CHINESE}; got {text[:80]!r}")
+        return text
+
     def qtype(self, name: str, body: Any) -> QualificationType:
         entry = f"qualification_types.{name}"
         fields = self.mapping(body, entry)
@@ -222,7 +229,7 @@ class _Loader:
         return QualificationType(
             name,
             self.text(fields, "description", entry),
-            self.text(fields, "legal_basis", entry),
+            self.legal_basis(fields, entry),
             tuple(self.number_format(f"{entry}.formats[{i}]", f) for i, f in enumerate(formats)),
         )
 
@@ -269,7 +276,7 @@ class _Loader:
             cast(ViolationKind, kind),
             cast(Severity, severity),
             self.text(fields, "rule_id", entry),
-            self.text(fields, "legal_basis", entry),
+            self.legal_basis(fields, entry),
         )
 
     def choice(self, fields: Mapping[str, Any], key: str, allowed: Iterable[str], entry: str) -> str:

@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import yaml
 
+from pipeline import legal_basis
 from pipeline.errors import ConfigError
 from pipeline.records import Violation, to_dict
 from pipeline.reporting.categories import severity_label, violation_label
@@ -120,11 +121,12 @@ def message(violation: Violation, zone: str = "Asia/Shanghai") -> str:
         f"{local:%Y-%m-%d %H:%M:%S}（开播后 {at}）",
     ]
     if quoted:
-        parts.append(f"内容：{quoted}" + (f"，用语“{violation.term}”" if violation.term else ""))
+        read_as = f"（识别为“{violation.read_as}”）" if violation.read_as else ""
+        parts.append(f"内容：{quoted}" + (f"，用语“{violation.term}”{read_as}" if violation.term else ""))
     if violation.listing_id:
         parts.append(f"商品链接：{violation.listing_id}")
     if violation.legal_basis:
-        parts.append(f"依据：{violation.legal_basis}")
+        parts.append(f"依据：{legal_basis.in_language(violation.legal_basis, 'zh')}")
     if violation.rewrite:
         parts.append(f"建议改为：{violation.rewrite}")
     return "\n".join(parts)

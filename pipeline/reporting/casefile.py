@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from pipeline.reporting.lifecycle import ACTOR, RESULT, State, state_of
 from pipeline.reporting.scope import Period, Scope, scoped_query
 from pipeline.warehouse import Store
 
 VIOLATION_COLUMNS = (
     "event_id, stream_id, anchor_id, mcn_id, kind, category, severity, ts, offset_s, end_offset_s, "
-    "source, listing_id, product_id, text, term, rule_id, legal_basis, lexicon_version, rewrite, off_card, "
+    "source, listing_id, product_id, text, term, read_as, rule_id, legal_basis, lexicon_version, rewrite, "
+    "off_card, "
     "evidence"
 )
 REVIEWER_SHOWN = "certifier"  # who reviewed, as a reader limited to some MCNs sees it: the role,
@@ -54,8 +56,14 @@ class Case:
 
     @property
     def decision(self) -> str | None:
-        """The latest review decision (``confirm``/``dismiss``), None when not reviewed."""
+        """The latest review decision (a lifecycle action: ``confirm`` ... ``overturn``), None
+        when not reviewed."""
         return str(self.reviews[-1]["decision"]) if self.reviews else None
+
+    @property
+    def state(self) -> State:
+        """Where the violation stands in the review lifecycle (``pending`` when not reviewed)."""
+        return state_of(self.decision)
 
     @property
     def audio_path(self) -> str:
@@ -219,7 +227,8 @@ def _ledgers_of(store: Store, scope: Scope, vs: list[dict[str, Any]]) -> dict[st
 def _reviews_of(store: Store, scope: Scope, ids: list[str]) -> dict[str, list[dict[str, Any]]]:
     rows = scoped_query(
         store,
-        "SELECT violation_id, review_id, reviewer, decision, reason, reviewed_at FROM reviews FINAL "
+        "SELECT violation_id, review_id, reviewer, decision, reason, reviewed_at, attachment_sha256, "
+        "attachment_name, attachment_type, attachment_bytes FROM reviews FINAL "
         "WHERE has(%(ids)s, violation_id) AND {scope} ORDER BY reviewed_at, review_id",
         scope,
         {"ids": ids},
@@ -227,7 +236,12 @@ def _reviews_of(store: Store, scope: Scope, ids: list[str]) -> dict[str, list[di
     out: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         vid = row.pop("violation_id")
-        out[vid].append(row if scope.mcn_ids is None else {**row, "reviewer": REVIEWER_SHOWN})
+        # each row is one lifecycle transition: the role that made it and the state it left
+        row["role"] = ACTOR.get(row["decision"], "certifier")
+        row["state"] = RESULT.get(row["decision"], row["decision"])
+        if scope.mcn_ids is not None and row["role"] == "certifier":
+            row["reviewer"] = REVIEWER_SHOWN  # an officer's own MCN's names stay as they are
+        out[vid].append(row)
     return out
 
 
@@ -285,5 +299,6 @@ def _with_reviews(store: Store, scope: Scope, rows: list[dict[str, Any]]) -> lis
     for row in rows:
         review = latest.get(row["event_id"], {})
         row["decision"] = review.get("decision")
+        row["state"] = RESULT.get(str(row["decision"]), "pending")
         row["review_reason"] = review.get("reason", "")
     return rows

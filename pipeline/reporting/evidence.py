@@ -100,7 +100,12 @@ def _default(value: Any) -> Any:
 def case_files(case: Case, context_s: float, clip_padding_s: float = 2.0) -> dict[str, bytes]:
     """The files of one violation, by path inside the bundle."""
     vid = case.event_id
-    record = {"violation": case.violation, "reviews": case.reviews, "decision": case.decision}
+    record = {
+        "violation": case.violation,
+        "reviews": case.reviews,
+        "decision": case.decision,
+        "state": case.state,
+    }
     files = {
         f"violations/{vid}.json": _json(record),
         f"transcripts/{vid}.json": _json({"context_s": context_s, "segments": case.transcript}),

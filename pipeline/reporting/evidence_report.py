@@ -16,6 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from pipeline.reporting.casefile import Case
 from pipeline.reporting.categories import label, severity_label
+from pipeline.reporting.lifecycle import state_name
 
 _ENV = Environment(
     loader=PackageLoader("pipeline.reporting", "templates"), autoescape=select_autoescape(default=True)
@@ -31,7 +32,8 @@ def _fmt(value: Any) -> str:
 
 
 def _local(value: Any, zone: ZoneInfo) -> str:
-    """A time as the console shows it (the zone's wall clock); anything else as it is."""
+    """A time as the console shows it (the zone's wall clock), stated with its UTC offset on that
+    date (a zone with summer time has two); anything else as it is."""
     when = value
     if isinstance(value, str):
         try:
@@ -42,7 +44,26 @@ def _local(value: Any, zone: ZoneInfo) -> str:
         return _fmt(value)
     if when.tzinfo is None:  # the warehouse's times are UTC
         when = when.replace(tzinfo=UTC)
-    return when.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S")
+    there = when.astimezone(zone)
+    return f"{there:%Y-%m-%d %H:%M:%S} ({utc_offset(there)})"
+
+
+def utc_offset(when: datetime) -> str:
+    """``UTC+08:00`` for an aware time (``UTC+00:00`` in UTC)."""
+    offset = when.utcoffset()
+    if offset is None:
+        raise ValueError(f"{when!r} has no time zone")
+    minutes = int(offset.total_seconds()) // 60
+    sign = "-" if minutes < 0 else "+"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _created_at(meta: Mapping[str, Any]) -> datetime:
+    created = meta.get("created_at")
+    when = datetime.fromisoformat(created) if isinstance(created, str) else created
+    if not isinstance(when, datetime):
+        return datetime.now(UTC)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def render_report(
@@ -71,10 +92,11 @@ def render_report(
         hashes=hashes,
         label=label,
         severity_label=severity_label,
+        state_name=state_name,
         fmt=_fmt,
         local=lambda v: _local(v, zone),
         timezone=timezone,
-        utc_offset=f"{datetime.now(zone):%z}",
+        utc_offset=utc_offset(_created_at(meta).astimezone(zone)),
         language=language,
     )
     return html.encode("utf-8")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.reporting.categories import Language
+from pipeline.reporting.lifecycle import RESULT
 from pipeline.reporting.scope import Period, Scope, scoped_query
 from pipeline.reporting.scoring import DISMISSED_SQL, items_sql, scores_sql
 from pipeline.reporting.scoring_rules import ScoringRules
@@ -60,11 +61,15 @@ def _review_outcomes(_: ScoringRules) -> str:
         "SELECT violation_id, argMax(decision, (reviewed_at, review_id)) AS decision FROM reviews FINAL "
         "WHERE {scope} GROUP BY violation_id"
     )
+    # each violation by its final state in the review lifecycle (no review row: pending)
+    actions = ", ".join(f"'{a}'" for a in RESULT)
+    states = ", ".join(f"'{s}'" for s in RESULT.values())
     return (
-        "SELECT decision, count() AS violations FROM ("
+        f"SELECT transform(decision, [{actions}], [{states}], 'pending') AS state, "
+        "count() AS violations FROM ("
         f"SELECT event_id AS violation_id FROM violations FINAL WHERE {_PERIOD} AND {{scope}}"
         f") AS v ANY LEFT JOIN ({latest}) AS r USING (violation_id) "
-        "GROUP BY decision ORDER BY decision"
+        "GROUP BY state ORDER BY state"
     )
 
 

@@ -9,9 +9,11 @@ weights of ``lexicons/scoring.yaml`` written into the SQL as numbers:
 - ledger: the share of products sold off the ledger or unapproved, of approved ledger rows holding
   an expired qualification at the period's end, and of approvals without reviewer or date.
 
-Violations whose latest review is ``dismiss`` count nowhere. The same SQL (one query of the lines
-that explain a score, one of the scores) serves the CLI, the console and the Grafana dashboards;
-:func:`compute_scores` returns each score with the lines behind it. docs/scoring.md has the method.
+Violations whose review lifecycle ended ``dismissed`` or ``overturned`` (their latest review row
+is ``dismiss`` or ``overturn``: :mod:`pipeline.reporting.lifecycle`) count nowhere. The same SQL
+(one query of the lines that explain a score, one of the scores) serves the CLI, the console and
+the Grafana dashboards; :func:`compute_scores` returns each score with the lines behind it.
+docs/scoring.md has the method.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pipeline.reporting.categories import Language, label, severity_label
+from pipeline.reporting.lifecycle import NOT_COUNTED_DECISIONS
 from pipeline.reporting.scope import Period, Scope, scoped_query
 from pipeline.reporting.scoring_rules import ScoringRules
 from pipeline.warehouse import Store
@@ -29,9 +32,13 @@ LEVELS: tuple[Level, ...] = ("anchor", "mcn")
 
 DISMISSED_SQL = (
     "SELECT violation_id FROM reviews FINAL WHERE {scope} GROUP BY violation_id "
-    "HAVING argMax(decision, (reviewed_at, review_id)) = 'dismiss'"
+    "HAVING argMax(decision, (reviewed_at, review_id)) IN ("
+    + ", ".join(f"'{d}'" for d in NOT_COUNTED_DECISIONS)
+    + ")"
 )
-"""Ids of violations whose latest review dismissed them (a false positive). Readers write
+"""Ids of violations whose final state counts for nothing: dismissed (a false positive) or
+overturned (the MCN's appeal against the confirmation succeeded); confirmed, appealed (until decided),
+rectified and upheld violations count (docs/scoring.md). Readers write
 ``event_id GLOBAL NOT IN (...)``: on a cluster the reviews are read once, on the node the query
 came to (the node the console wrote them to), not on each shard's replica, which may lag."""
 

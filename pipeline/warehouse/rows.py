@@ -146,4 +146,8 @@ def review_row(review: Review, *, mcn_id: str) -> dict[str, Any]:
         "decision": review.decision,
         "reason": review.reason,
         "reviewed_at": review.reviewed_at,
+        "attachment_sha256": review.attachment_sha256,
+        "attachment_name": review.attachment_name,
+        "attachment_type": review.attachment_type,
+        "attachment_bytes": review.attachment_bytes,
     }

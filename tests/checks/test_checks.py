@@ -10,6 +10,7 @@ import pytest
 
 from pipeline.checks.listing import ListingChecker, held_qualifications, uncovered_claims
 from pipeline.ledger.qualifications import load_rules
+from pipeline.legal_basis import in_language
 from pipeline.records import (
     Claim,
     LedgerEntry,
@@ -100,7 +101,11 @@ def test_ledger_not_approved(status: str) -> None:
 def test_missing_qualification_when_neither_listing_nor_ledger_has_it() -> None:
     (v,) = checker(entry(qualifications=())).on_listing(listing(qualifications=()))
     assert (v.kind, v.category, v.term) == ("qualification", "missing_qualification", "cosmetics_filing")
-    assert v.legal_basis.startswith("Cosmetics Supervision and Administration Regulation art. 17")
+    # the qualification's law first, in Chinese and in English
+    assert v.legal_basis.startswith("《化妆品监督管理条例》第十七条")
+    assert in_language(v.legal_basis, "en").startswith(
+        "Cosmetics Supervision and Administration Regulation art. 17"
+    )
 
 
 def test_held_on_the_ledger_only_is_enough() -> None:

@@ -75,7 +75,7 @@ def test_the_version_changes_with_the_content(tmp_path: Path) -> None:
     edit(copy / "absolute.yaml", "rewrite: 高品质 / 精选", "rewrite: 高品质")
     after = load_lexicon(copy, NORMALISE).version
     assert before != after
-    assert before.split("+")[0] == after.split("+")[0] == "1.0.0"
+    assert before.split("+")[0] == after.split("+")[0] == "1.1.0"
 
 
 def test_the_detector_is_built_once_per_directory(tmp_path: Path) -> None:

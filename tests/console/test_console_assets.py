@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from pipeline.config import PROJECT_ROOT
-from pipeline.console.pages import around
+from pipeline.console.player import around
 
 
 def test_vendored_echarts_is_the_locked_version() -> None:

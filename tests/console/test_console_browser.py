@@ -165,7 +165,7 @@ def play_and_dismiss(driver: webdriver.Chrome, url: str) -> None:
     shot(driver, "03-violation-playing")
     driver.find_element(By.ID, "reason").send_keys("主播在引用竞品宣传，非本产品宣称")
     driver.find_element(By.ID, "dismiss").click()
-    wait_for(lambda d: "误报驳回" in d.find_element(By.ID, "decision").text, driver)
+    wait_for(lambda d: "已驳回" in d.find_element(By.ID, "decision").text, driver)
     shot(driver, "04-dismissed")
 
 

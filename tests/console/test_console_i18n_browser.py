@@ -46,7 +46,8 @@ EFFICACY = next(v for v in scenario.starlight_violations() if v.category == "eff
 PAGES = {  # name: path, for the certifier
     "overview": f"/?period={scenario.PERIOD}",
     "live": "/live",
-    "violations": f"/violations?period={scenario.PERIOD}",
+    "violations": f"/violations?period={scenario.PERIOD}",  # the review queue, as the overview links it
+    "queue": "/violations?severity=high&status=pending&sort=severity&from=2026-11-01&to=2026-11-30",
     "violation": f"/violations/{EFFICACY.event_id}",
     "cards": "/cards",
     "card": "/cards/mcn-starlight/P-1001",
@@ -314,8 +315,8 @@ def on_a_phone(driver: webdriver.Chrome, url: str) -> None:
                 )
                 assert inner == 390, (name, inner)  # not zoomed out to fit something wider
                 assert width <= inner, (name, lang, width, inner)
-                if name in ("overview", "violations", "violation", "audit", "card", "accounts") and (
-                    lang == "zh" or name in ("overview", "violation")
+                if name in ("overview", "violations", "violation", "audit", "card", "accounts", "queue") and (
+                    lang == "zh" or name in ("overview", "violation", "queue")
                 ):
                     shot(driver, f"{name}-{lang}-390")
         open_page(driver, url, PAGES["error-404"], "en")

@@ -37,6 +37,7 @@ from pipeline.ledger.qualifications import load_rules
 from pipeline.records import LedgerEntry, ListingEvent, Qualification, to_dict
 from pipeline.reporting.categories import LABELS
 from pipeline.reporting.evidence import Verification
+from pipeline.reporting.lifecycle import ACTIONS
 from pipeline.reporting.scope import Period, ScopeError
 
 LANGS = ("zh", "en")
@@ -86,7 +87,7 @@ def test_every_audit_action_written_has_a_name() -> None:
         code = path.read_text(encoding="utf-8")
         written |= set(re.findall(r'record\((?:[^()"]|\([^()]*\))*?"([a-z_]+(?:\.[a-z_]+)?)"', code))
         written |= set(re.findall(r'\.audit\([^()"]*?"([a-z_]+\.[a-z_]+)"', code))
-    written |= {"review.confirm", "review.dismiss"}  # f"review.{decision}"
+    written |= {f"review.{action}" for action in ACTIONS}  # f"review.{step.action}"
     assert {"login", "logout", "user.add", "card.approve", "login.failed", "evidence.export"} <= written
     assert written <= set(labels.ACTIONS), written - set(labels.ACTIONS)
     assert action_label("access.not_found") == "拒绝访问（未找到或无权查看）"
