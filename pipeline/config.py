@@ -199,8 +199,6 @@ class Settings(BaseSettings):
     @field_validator("clickhouse_alt_hosts")
     @classmethod
     def _alt_hosts(cls, value: str) -> str:
-        from pipeline.warehouse.sql import parse_hosts
-
         parse_hosts(value)  # ValueError: pydantic reports it with the setting's name
         return value
 
@@ -269,3 +267,18 @@ def load_settings(**overrides: Any) -> Settings:
             f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid settings: {problems}") from None
+
+
+def parse_hosts(text: str) -> list[tuple[str, int]]:
+    """``host:port,host:port`` as pairs (a bare host means port 9000); ValueError names a bad one."""
+    hosts = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        host, colon, port = item.rpartition(":")
+        if not colon:
+            host, port = item, "9000"
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"not a host:port: {item!r} (expected e.g. ch-2:9000)")
+        hosts.append((host, int(port)))
+    return hosts

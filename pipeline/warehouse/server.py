@@ -24,7 +24,8 @@ from zoneinfo import ZoneInfo
 from clickhouse_driver import Client
 from clickhouse_driver import errors as ch_errors
 
-from pipeline.warehouse.sql import parse_hosts, quote_identifier
+from pipeline.config import parse_hosts
+from pipeline.warehouse.sql import quote_identifier
 from pipeline.warehouse.store import Store
 
 # Server error codes that mean "try again later", not "your SQL is wrong".

@@ -22,21 +22,6 @@ _ESCAPES = {"\\": "\\\\", "'": "\\'", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\0
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def parse_hosts(text: str) -> list[tuple[str, int]]:
-    """``host:port,host:port`` as pairs (a bare host means port 9000); ValueError names a bad one."""
-    hosts = []
-    for item in (part.strip() for part in text.split(",")):
-        if not item:
-            continue
-        host, colon, port = item.rpartition(":")
-        if not colon:
-            host, port = item, "9000"
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"not a host:port: {item!r} (expected e.g. ch-2:9000)")
-        hosts.append((host, int(port)))
-    return hosts
-
-
 def quote_identifier(name: str) -> str:
     """A database or table name, refused unless it is a plain identifier."""
     if not _IDENTIFIER.match(name):

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.config import load_settings
+from pipeline.config import load_settings, parse_hosts
 from pipeline.errors import ConfigError, WarehouseUnavailable
 from pipeline.reporting.audit import recent, record
 from pipeline.reporting.scope import Scope
 from pipeline.stream.broker import free_port
 from pipeline.warehouse import open_store
 from pipeline.warehouse.server import ServerStore
-from pipeline.warehouse.sql import parse_hosts
 from tests.conftest import unique_database
 from tests.services import ClickHouseServer
 
