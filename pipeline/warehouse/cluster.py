@@ -16,7 +16,10 @@ runs stays as it is, and becomes one of two kinds:
   finds all of it on each shard, so no query needs ``GLOBAL`` for them; the scoring SQL still
   says ``GLOBAL NOT IN`` for reviews, which reads them on the node the console wrote to.
 
-``CREATE TABLE`` and ``ALTER TABLE`` are the only statements the migrations may use. ClickHouse
+``CREATE TABLE`` and ``ALTER TABLE`` are the only statements the migrations may use. An ALTER of a
+table replicated everywhere runs on one node, without ``ON CLUSTER``: all its replicas share one
+ZooKeeper path, so replication applies it to every node, while ``ON CLUSTER`` would run it once
+per shard and the second run finds the column there already. ClickHouse
 18.16 cannot ``ALTER ... ON CLUSTER`` a ``Distributed`` table (it insists the table be
 replicated), so after altering a sharded table's local tables its Distributed table, which holds
 no data, is dropped and created again from them.
@@ -110,8 +113,8 @@ def distributed_table(table: str, topology: Topology) -> str:
 
 
 def _alter(table: str, action: str, topology: Topology) -> list[str]:
-    if table not in SHARDED:
-        return [f"ALTER TABLE {topology.on_cluster(table)} {action}"]
+    if table not in SHARDED:  # one table under one ZooKeeper path: its replication carries the ALTER
+        return [f"ALTER TABLE {topology.qualified(table)} {action}"]
     return [
         f"ALTER TABLE {topology.on_cluster(local_table(table))} {action}",
         f"DROP TABLE IF EXISTS {topology.on_cluster(table)}",

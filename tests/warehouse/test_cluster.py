@@ -161,6 +161,8 @@ def check_schema_on_every_node(clickhouse_cluster: ClickHouseCluster, database: 
             assert [r["version"] for r in versions] == list(range(1, LATEST_VERSION + 1))
             assert "off_card" in store.columns("violations")  # the ALTERs reached the Distributed table
             assert "end_reason" in store.columns(local_table("streams"))
+            assert "read_as" in store.columns("violations")
+            assert "attachment_sha256" in store.columns("reviews")  # altered once, replicated
 
 
 def test_a_cluster_needs_the_server_warehouse(tmp_path: Any) -> None:
