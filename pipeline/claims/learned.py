@@ -52,24 +52,16 @@ def ngrams(text: str) -> Iterable[tuple[str, int]]:
 
 @dataclass(frozen=True)
 class LearnedModel:
-    """The fitted model: the n-gram vocabulary with its idf, and per category weights and a bias."""
+    """The fitted model over the character n-grams of a normalised text, and the probability a
+    category must reach to be proposed."""
 
-    vocabulary: dict[str, int]
-    idf: Floats
-    weights: Floats  # (n-grams, categories)
-    bias: Floats  # (categories,)
+    model: FeatureModel
     threshold: float
 
     def probabilities(self, text: str) -> dict[str, float]:
         """Each category's probability for a normalised text."""
-        row = self._row(text)
-        if not row:
-            scores = self.bias
-        else:
-            index = np.fromiter(row, dtype=np.int64)
-            values = np.fromiter(row.values(), dtype=np.float64)
-            scores = values @ self.weights[index] + self.bias
-        return dict(zip(CATEGORIES, (1.0 / (1.0 + np.exp(-scores))).tolist(), strict=True))
+        found = self.model.probabilities(g for g, _ in ngrams(text))
+        return dict(zip(CATEGORIES, found.tolist(), strict=True))
 
     def claims(self, text: str) -> list[LearnedClaim]:
         """The categories whose probability reaches the threshold, each with the span of its
@@ -81,17 +73,11 @@ class LearnedModel:
                 out.append(LearnedClaim(category, round(probability, 4), start, end))
         return out
 
-    def _row(self, text: str) -> dict[int, float]:
-        counts = Counter(self.vocabulary[g] for g, _ in ngrams(text) if g in self.vocabulary)
-        row = {i: (1.0 + math.log(c)) * float(self.idf[i]) for i, c in counts.items()}
-        norm = math.sqrt(sum(v * v for v in row.values())) or 1.0
-        return {i: v / norm for i, v in row.items()}
-
     def _evidence(self, text: str, category: int) -> tuple[int, int]:
         weighed = [
-            (float(self.weights[self.vocabulary[g], category]), i, i + len(g))
+            (float(self.model.weights[self.model.vocabulary[g], category]), i, i + len(g))
             for g, i in ngrams(text)
-            if g in self.vocabulary
+            if g in self.model.vocabulary
         ]
         best = max(weighed, default=(0.0, 0, len(text)))
         start, end = best[1], best[2]
@@ -113,7 +99,7 @@ def train(
     """Fit the model on labelled texts (each normalised with ``normalise`` first)."""
     docs = [normalise(t) for t in texts]
     fitted = train_features([[g for g, _ in ngrams(d)] for d in docs], labels, l2=l2, steps=steps)
-    return LearnedModel(fitted.vocabulary, fitted.idf, fitted.weights, fitted.bias, threshold)
+    return LearnedModel(fitted, threshold)
 
 
 @dataclass(frozen=True)
