@@ -53,11 +53,17 @@ def live_page(request: Request, user: CurrentUser) -> Response:
 @router.get("/live/events/wall")
 async def live_wall_events(request: Request, user: CurrentUser, max_s: float = MAX_STREAM_S) -> Response:
     """The live wall as server-sent events (``event: wall``, the rooms when they changed)."""
-    return StreamingResponse(
-        wall_events(request, user, min(max(max_s, 0.0), MAX_STREAM_S)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _event_stream(wall_events(request, user, _bounded(max_s)))
+
+
+def _bounded(max_s: float) -> float:
+    return min(max(max_s, 0.0), MAX_STREAM_S)
+
+
+def _event_stream(events: AsyncIterator[str]) -> Response:
+    """A server-sent event stream, never cached nor buffered by a proxy."""
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
 
 
 def _cursor(text: str | None) -> tuple[datetime, str]:
@@ -127,8 +133,4 @@ async def live_events(
 ) -> Response:
     sent = request.headers.get("last-event-id") or since
     cursor = _cursor(sent)
-    return StreamingResponse(
-        _events(request, user, cursor, min(max(max_s, 0.0), MAX_STREAM_S), resume=bool(sent)),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
-    )
+    return _event_stream(_events(request, user, cursor, _bounded(max_s), resume=bool(sent)))
