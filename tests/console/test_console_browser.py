@@ -7,8 +7,6 @@ go to test-artifacts/browser/ (gitignored).
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -17,6 +15,10 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from pipeline.console.users import add_user, authenticate, get_user
 from pipeline.records import Card, SellingPoint
@@ -26,60 +28,25 @@ from pipeline.warehouse import Store
 from pipeline.warehouse.cards import save_cards
 from pipeline.warehouse.rows import violation_row
 from tests import scenario
+from tests.browser import AUTOPLAY, chrome, require_chromium, screenshot
 from tests.console_support import PASSWORD, running_console
 from tests.evidence_support import forge
-from tests.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts" / "browser"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
-if CHROMIUM is None or CHROMEDRIVER is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium and chromium-driver are needed (make deps installs them)")
-    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.common.exceptions import StaleElementReferenceException  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1100",
-        "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):
-        options.add_argument(flag)
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    options.add_experimental_option("prefs", {"download.default_directory": str(downloads)})
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
-    driver.implicitly_wait(5)
-    try:
+    with chrome(
+        tmp_path, window="1400,1100", wait_s=5, flags=[AUTOPLAY], downloads=tmp_path / "downloads"
+    ) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    screenshot(driver, name, folder="")
 
 
 def wait_for(condition: object, driver: webdriver.Chrome, timeout_s: float = 15) -> None:

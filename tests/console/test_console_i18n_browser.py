@@ -9,13 +9,15 @@ docs/images/console/ (docs/console.md, "Languages and small screens").
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.console import labels
 from pipeline.console.users import add_user
@@ -26,20 +28,12 @@ from pipeline.warehouse import Store
 from pipeline.warehouse.cards import save_cards
 from pipeline.warehouse.rows import stream_row, violation_row
 from tests import scenario
+from tests.browser import chrome, require_chromium, screenshot
 from tests.console_support import PASSWORD, running_console
-from tests.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts" / "browser" / "i18n"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
-if CHROMIUM is None or CHROMEDRIVER is None:  # test_console_browser.py fails in CI without them
-    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+require_chromium()
 
 MANY = 50  # anchors of one more MCN, each with a stream and a violation a month
 EFFICACY = next(v for v in scenario.starlight_violations() if v.category == "efficacy_without_registration")
@@ -90,20 +84,8 @@ def has_cjk(text: str) -> bool:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.implicitly_wait(2)
-    try:
+    with chrome(tmp_path, window="1280,900", wait_s=2) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def seed_many(store: Store) -> None:
@@ -187,8 +169,7 @@ def open_page(driver: webdriver.Chrome, url: str, path: str, lang: str) -> str:
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    screenshot(driver, name, folder="i18n")
 
 
 def ui_texts(driver: webdriver.Chrome) -> list[str]:

@@ -7,52 +7,33 @@ and violation-en.png are copies of them (docs/console.md, "The violation page").
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.config import Settings
 from pipeline.console.users import add_user
 from pipeline.records import Violation
 from pipeline.warehouse import Store
 from tests import scenario
+from tests.browser import AUTOPLAY, chrome, require_chromium, screenshot
 from tests.console.test_console_player import HEARD_AT, heard_segments, seed_heard
 from tests.console_support import PASSWORD, running_console
-from tests.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts" / "browser" / "player"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 TOLERANCE_S = 0.3  # how near the claim (or the line) the player must stand after a seek
 
-if CHROMIUM is None or CHROMEDRIVER is None:  # test_console_browser.py fails in CI without them
-    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        "--window-size=1280,1000", "--autoplay-policy=no-user-gesture-required",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.implicitly_wait(2)
-    try:
+    with chrome(tmp_path, window="1280,1000", wait_s=2, flags=[AUTOPLAY]) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -124,7 +105,7 @@ def test_the_player_starts_at_the_claim_and_the_transcript_seeks(
     hit_rows = browser.find_elements(By.CSS_SELECTOR, "#transcript tr.hit")
     assert [r.find_element(By.TAG_NAME, "mark").text for r in hit_rows] == ["每白"]
     assert heard_segments()[HEARD_AT].text in hit_rows[0].text
-    browser.save_screenshot(str(shot_path("violation-zh")))
+    screenshot(browser, "violation-zh", folder="player")
 
     # a click on another line seeks the player to it; then back to the claim's line
     rows = browser.find_elements(By.CSS_SELECTOR, "#transcript tr[data-at-s]")
@@ -144,9 +125,4 @@ def test_the_player_starts_at_the_claim_and_the_transcript_seeks(
     assert browser.find_element(By.ID, "heard-as").text == "heard 每白, read as 美白"
     assert "The clip is" in browser.find_element(By.ID, "clip-note").text
     browser.execute_script("window.scrollTo(0, 0)")
-    browser.save_screenshot(str(shot_path("violation-en")))
-
-
-def shot_path(name: str) -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    return ARTIFACTS / f"{name}.png"
+    screenshot(browser, "violation-en", folder="player")

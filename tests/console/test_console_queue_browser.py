@@ -5,57 +5,38 @@ zh and en ones are copied to docs/images/console/ (docs/console.md, "The review 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from pipeline.console import labels
 from pipeline.console.users import add_user
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import violation_row
 from tests import scenario
+from tests.browser import chrome, require_chromium, screenshot
 from tests.console_support import PASSWORD, running_console
-from tests.paths import ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts" / "browser" / "queue"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 EXTRA = 70  # medium-severity rows that say 顶级配方: more than one page (50)
 
-if CHROMIUM is None or CHROMEDRIVER is None:  # test_console_browser.py fails in CI without them
-    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import Select, WebDriverWait  # noqa: E402
+require_chromium()
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        "--window-size=1400,1000", f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.implicitly_wait(3)
-    try:
+    with chrome(tmp_path, window="1400,1000", wait_s=3) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    screenshot(driver, name, folder="queue")
 
 
 def seed(store: Store) -> list[str]:

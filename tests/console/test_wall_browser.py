@@ -7,58 +7,37 @@ docs/images/console/, docs/console.md "The live wall").
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.config import Settings
 from pipeline.console.users import add_user
 from pipeline.records import StreamInfo
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import violation_row
+from tests.browser import chrome, require_chromium, screenshot
 from tests.console_support import PASSWORD, running_console
-from tests.paths import ROOT
 from tests.wall_support import PRODUCT, seed_wall
 from tests.wall_support import hit as make_hit
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-ARTIFACTS = ROOT / "test-artifacts" / "browser" / "wall"
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 
-if CHROMIUM is None or CHROMEDRIVER is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium and chromium-driver are needed (make deps installs them)")
-    pytest.skip("chromium / chromedriver not installed (make deps)", allow_module_level=True)
-
-from selenium import webdriver  # noqa: E402
-from selenium.webdriver.chrome.service import Service  # noqa: E402
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
+require_chromium()
 
 NEW_HIT = "这款精华三天就能根治湿疹"
 
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--hide-scrollbars",
-        "--window-size=1280,900", f"--user-data-dir={tmp_path / 'profile'}",
-    ):  # fmt: skip
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    driver.implicitly_wait(0)
-    try:
+    with chrome(tmp_path, window="1280,900", wait_s=0) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 @pytest.fixture
@@ -104,8 +83,7 @@ def card(driver: webdriver.Chrome, stream_id: str) -> dict[str, str]:
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+    screenshot(driver, name, folder="wall")
 
 
 @pytest.mark.parametrize("store_settings", ["embedded"], indirect=True)
