@@ -406,6 +406,9 @@ def test_a_store_whose_node_dies_fails_over_to_the_next_and_loses_nothing(
         try:
             store.insert("violations", before)
             assert count_final(store) == (60, 60)
+            twin = clickhouse_cluster.node(2, 1)
+            with on_node(twin, store.database) as on_twin:  # the rows the node took: on its twin too
+                on_twin.command(f"SYSTEM SYNC REPLICA {local_table('violations')}")
             node.kill()
             try:
                 store.insert("violations", after)  # the pool's connections die; retried via entry
