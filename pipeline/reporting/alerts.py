@@ -201,6 +201,7 @@ class AlertSender:
         self._workers: list[asyncio.Task[None]] = []
         self.remember = remember
         self.seen: OrderedDict[tuple[str, str], None] = OrderedDict()  # (event_id, url), oldest first
+        self.queued = 0
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -221,6 +222,7 @@ class AlertSender:
             try:
                 self._queue.put_nowait((violation, target))
                 queued += 1
+                self.queued += 1
                 self._remember(violation, target)
             except asyncio.QueueFull:
                 self.dropped += 1
@@ -235,6 +237,23 @@ class AlertSender:
     async def drain(self) -> None:
         """Wait until every queued alert was sent or gave up."""
         await self._queue.join()
+
+    @property
+    def idle(self) -> bool:
+        """Every alert queued so far was sent or gave up."""
+        return self.sent + self.failed >= self.queued
+
+    async def finish(self, within_s: float = 10.0) -> None:
+        """On shutdown: deliver what is queued (for at most ``within_s``), then close."""
+        try:
+            await asyncio.wait_for(self.drain(), within_s)
+        except TimeoutError:
+            log.error(
+                "%d alerts not delivered within %.1f s of shutdown",
+                self.queued - self.sent - self.failed,
+                within_s,
+            )
+        await self.close()
 
     async def close(self) -> None:
         for task in self._workers:

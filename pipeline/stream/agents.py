@@ -113,11 +113,15 @@ def register(app: faust.App, t: Topics, rt: Runtime) -> None:
                 pass
             return
         rt.alerts.start()
-        async for value in stream:
-            try:
-                rt.alerts.submit(decode(Violation, value))
-            except RecordError:
-                continue
+        try:
+            async for value in stream:
+                rt.counts["alerts.checked"] += 1
+                try:
+                    rt.alerts.submit(decode(Violation, value))
+                except RecordError:
+                    continue
+        finally:  # the worker stops: what is queued goes out first (its offsets are committed)
+            await rt.alerts.finish()
 
 
 async def transcribe_batch(t: Topics, rt: Runtime, events: list[EventT[Any]]) -> None:

@@ -158,6 +158,7 @@ def _finished(runtime: Runtime, ingest: AudioIngest) -> bool:
         and c["stored.violations"] >= c["violations"]
         and c["stored.transcripts"] >= c["segments"]
         and c["stored.streams"] >= 2
+        and (runtime.alerts is None or (c["alerts.checked"] >= c["violations"] and runtime.alerts.idle))
     )
 
 

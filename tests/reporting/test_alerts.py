@@ -6,6 +6,7 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import logging
 import time
 import urllib.parse
 from collections.abc import AsyncIterator, Callable
@@ -247,3 +248,33 @@ def test_an_alert_that_failed_is_sent_when_its_violation_comes_again() -> None:
             assert (sender.sent, sender.failed) == (1, 1)
 
     asyncio.run(scenario())
+
+
+def test_shutdown_delivers_what_is_queued_within_its_bound_and_says_what_was_not(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def slow() -> web.Response:
+        await asyncio.sleep(0.6)
+        return ok()
+
+    async def scenario() -> None:
+        async with serve_ctx([slow]) as hook:
+            sender = AlertSender({"mcn-starlight": [AlertTarget("mcn-starlight", hook.url)]})
+            sender.start()
+            for i in range(4):
+                sender.submit(replace(V, event_id=f"ev{i}"))
+            assert not sender.idle
+            await sender.finish(within_s=10)  # four at a time: all four go out before it closes
+            assert (sender.sent, sender.idle) == (4, True)
+            assert len(hook.received) == 4
+
+            late = AlertSender({"mcn-starlight": [AlertTarget("mcn-starlight", hook.url)]})
+            late.start()
+            for i in range(12):
+                late.submit(replace(V, event_id=f"late{i}"))
+            await late.finish(within_s=1.0)  # 3 rounds of 0.6 s needed: only the first is in time
+            assert 0 < late.sent < 12
+
+    with caplog.at_level(logging.ERROR, logger="pipeline.reporting.alerts"):
+        asyncio.run(scenario())
+    assert any("alerts not delivered within 1.0 s of shutdown" in r.getMessage() for r in caplog.records)
