@@ -10,18 +10,23 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pipeline.reporting.casefile import LATEST_REVIEWS_SQL, REVIEWER_SHOWN
 from pipeline.reporting.queue import (
+    BOUNDS_SQL,
+    FIRST_WINDOW,
     LATEST_ASSIGNMENTS_SQL,
     PAGE_SIZE,
     Cursor,
     QueueFilter,
+    Window,
     cursor_after,
     page_sql,
+    page_windows,
     rows_sql,
+    severity_ranks,
 )
 from pipeline.reporting.scope import Scope, scoped_query
 from pipeline.warehouse import Store
@@ -36,12 +41,18 @@ class QueuePage:
 
 
 def queue_page(
-    store: Store, scope: Scope, f: QueueFilter, timezone: str, *, user: str = "", limit: int = PAGE_SIZE
+    store: Store,
+    scope: Scope,
+    f: QueueFilter,
+    timezone: str,
+    *,
+    user: str = "",
+    limit: int = PAGE_SIZE,
+    first_window: timedelta = FIRST_WINDOW,
 ) -> QueuePage:
     """The page ``f.cursor`` points at (the first when None), each row with its latest review
     (``decision``, ``review_reason``, ``reviewer``) and assignee (``assignee``)."""
-    sql, params = page_sql(f, timezone, user=user, limit=limit)
-    keys = scoped_query(store, sql, scope, params)
+    keys = page_keys(store, scope, f, timezone, user=user, limit=limit, first_window=first_window)
     more = len(keys) > limit
     keys = keys[:limit]
     if not keys:
@@ -53,6 +64,59 @@ def queue_page(
     rows = [found[str(k["event_id"])] for k in keys if str(k["event_id"]) in found]
     annotate(store, scope, rows)
     return QueuePage(rows, cursor_after(keys[-1], f.sort) if more else None)
+
+
+def page_keys(
+    store: Store,
+    scope: Scope,
+    f: QueueFilter,
+    timezone: str,
+    *,
+    user: str = "",
+    limit: int = PAGE_SIZE,
+    first_window: timedelta = FIRST_WINDOW,
+) -> list[dict[str, Any]]:
+    """The sort keys of the page's rows and one more (when there is one), window by window."""
+    bounds = scoped_query(store, BOUNDS_SQL, scope, {})
+    if not bounds or not bounds[0]["n"]:
+        return []
+    oldest, newest = bounds[0]["oldest"], bounds[0]["newest"]
+    if f.sort != "severity":
+        spans = page_windows(f, timezone, oldest, newest, first_window)
+        return _walk(store, scope, f, timezone, user=user, wanted=limit + 1, spans=spans)
+    keys: list[dict[str, Any]] = []
+    for rank in severity_ranks(f):
+        at = f.cursor if f.cursor is not None and f.cursor.rank == rank else None
+        part = replace(f, sort="newest", cursor=Cursor("newest", at.ts, at.event_id) if at else None)
+        spans = page_windows(part, timezone, oldest, newest, first_window)
+        keys += _walk(
+            store, scope, part, timezone, user=user, wanted=limit + 1 - len(keys), spans=spans, rank=rank
+        )
+        if len(keys) > limit:
+            break
+    return keys
+
+
+def _walk(
+    store: Store,
+    scope: Scope,
+    f: QueueFilter,
+    timezone: str,
+    *,
+    user: str,
+    wanted: int,
+    spans: Iterator[Window],
+    rank: int | None = None,
+) -> list[dict[str, Any]]:
+    """Up to ``wanted`` keys in the filter's order, read a window at a time (the windows follow
+    each other in that order, so each one's rows come after the one's before)."""
+    keys: list[dict[str, Any]] = []
+    for span in spans:
+        sql, params = page_sql(f, timezone, user=user, limit=wanted - len(keys) - 1, window=span, rank=rank)
+        keys += scoped_query(store, sql, scope, params)
+        if len(keys) >= wanted:
+            break
+    return keys
 
 
 def every_row(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.records import LedgerEntry, Review
-from pipeline.reporting.queue import SEVERITIES, QueueFilter, parse_filters
+from pipeline.reporting.queue import FIRST_WINDOW, SEVERITIES, QueueFilter, parse_filters
 from pipeline.reporting.queue_pages import assign, every_row, queue_page, violations_in_scope
 from pipeline.reporting.scope import Scope
 from pipeline.warehouse import Store
@@ -72,12 +72,20 @@ def status_of(i: int) -> str:
     return "pending" if i % 4 else ("dismiss" if i % 8 == 0 else "confirm")
 
 
-def walk(store: Store, scope: Scope, f: QueueFilter, limit: int = 7, user: str = "") -> list[str]:
+def walk(
+    store: Store,
+    scope: Scope,
+    f: QueueFilter,
+    *,
+    limit: int = 7,
+    user: str = "",
+    window: timedelta = FIRST_WINDOW,
+) -> list[str]:
     """Every page in turn; each row's id."""
     ids: list[str] = []
     current = f
     for _ in range(N):
-        page = queue_page(store, scope, current, TZ, user=user, limit=limit)
+        page = queue_page(store, scope, current, TZ, user=user, limit=limit, first_window=window)
         assert len(page.rows) <= limit
         ids += [r["event_id"] for r in page.rows]
         if page.next_cursor is None:
@@ -101,9 +109,24 @@ def expected(rows: list[dict[str, Any]], keep: Any, order: str = "newest") -> li
 def test_pages_list_every_row_once_in_each_order(store: Store) -> None:
     rows = seeded(store)
     for order in ("newest", "oldest", "severity"):
-        listed = walk(store, Scope.everything(), QueueFilter(sort=order))  # type: ignore[arg-type]
-        assert listed == expected(rows, lambda i, r: True, order), order
-        assert len(set(listed)) == N
+        for window in (FIRST_WINDOW, timedelta(minutes=90), timedelta(days=400)):
+            # a page's windows: rows 3 h apart, so some windows hold none and a page spans many
+            listed = walk(store, Scope.everything(), QueueFilter(sort=order), window=window)  # type: ignore[arg-type]
+            assert listed == expected(rows, lambda i, r: True, order), (order, window)
+            assert len(set(listed)) == N
+    sparse = walk(
+        store,
+        Scope.everything(),
+        QueueFilter(category="price", severity="high", sort="severity"),
+        window=timedelta(minutes=30),
+    )
+    assert sparse == expected(
+        rows, lambda i, r: r["category"] == "price" and r["severity"] == "high", "severity"
+    )
+    dated = parse_filters({"from": "2026-11-02", "to": "2026-11-03", "sort": "oldest"}, TZ)
+    assert walk(store, Scope.everything(), dated, window=timedelta(hours=2)) == walk(
+        store, Scope.everything(), dated, window=timedelta(days=90)
+    )
 
 
 def test_filters_and_search(store: Store) -> None:
