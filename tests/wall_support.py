@@ -36,15 +36,28 @@ def speech(stream: StreamInfo, at: datetime, text: str = "大家好，欢迎来�
     return transcript_row(segment, stream)
 
 
+# what each sentence the wall's tests say claims: (category, the term, its legal basis)
+CLAIMS = {
+    "用了就能美白淡斑": ("efficacy", "美白淡斑", "《化妆品监督管理条例》第十六条、第十七条"),
+    "这款精华能治疗痘痘": ("medical", "治疗", "《广告法》第十七条"),
+    "这款精华三天就能根治湿疹": ("medical", "根治", "《广告法》第十七条"),
+    "全网最低价": ("price", "全网最低价", "《明码标价和禁止价格欺诈规定》第十九条"),
+    "全网最低价，今天只要九块九": ("price", "全网最低价", "《明码标价和禁止价格欺诈规定》第十九条"),
+}
+
+
 def hit(
     stream: StreamInfo, at: datetime, severity: str, event_id: str, text: str = "用了就能美白淡斑"
 ) -> Violation:
+    """A speech claim ``text`` (one of CLAIMS) said in ``stream`` at ``at``."""
     template = scenario.starlight_violations()[0]
+    category, term, basis = CLAIMS[text]
     offset = (at - stream.started_at).total_seconds()
     return replace(
         template, event_id=event_id, stream_id=stream.stream_id, anchor_id=stream.anchor_id,
         mcn_id=stream.mcn_id, severity=severity, ts=at, offset_s=offset, end_offset_s=offset + 3,
-        text=text, listing_id=None, product_id=None,
+        text=text, category=category, term=term, rule_id=f"{category}-001", legal_basis=basis,
+        listing_id=None, product_id=None,
     )  # fmt: skip
 
 

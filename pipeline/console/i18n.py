@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from fastapi import Request
 
+from pipeline.console.labels import NOT_REVIEWED
 from pipeline.console.queue_text import QUEUE_TEXT
 from pipeline.reporting.categories import Language
 
@@ -45,7 +46,7 @@ TEXT: dict[str, dict[Language, str]] = {
     "text": {"zh": "原话", "en": "Text"},
     "term": {"zh": "违规用语", "en": "Term"},
     "status": {"zh": "复核状态", "en": "Review"},
-    "not_reviewed": {"zh": "待复核", "en": "not reviewed"},
+    "not_reviewed": NOT_REVIEWED,
     "confirm": {"zh": "确认违规", "en": "Confirm"},
     "dismiss": {"zh": "误报驳回", "en": "Dismiss"},
     "decision_confirm": {"zh": "确认违规", "en": "Confirmed"},
@@ -120,7 +121,7 @@ TEXT: dict[str, dict[Language, str]] = {
     "wall_sound_off": {"zh": "关闭提示音", "en": "Turn sound off"},
     "wall_alert": {"zh": "新的高风险违规：{n} 条", "en": "New high-severity hits: {n}"},
     "wall_ack": {"zh": "知道了", "en": "Got it"},
-    "wall_recent": {"zh": "最近 24 小时的违规", "en": "Violations of the last 24 hours"},
+    "wall_recent": {"zh": "最近 24 小时发现的违规", "en": "Violations found in the last 24 hours"},
     "actor": {"zh": "操作人", "en": "Actor"},
     "action": {"zh": "操作", "en": "Action"},
     "target": {"zh": "对象", "en": "Target"},

@@ -188,9 +188,12 @@ def kind_label(kind: str, language: Language = "zh") -> str:
     return _pick(KINDS, kind, language)
 
 
+NOT_REVIEWED: dict[Language, str] = {"zh": "待复核", "en": "Not reviewed"}
+
+
 def decision_label(decision: str | None, language: Language = "zh") -> str:
     if not decision:
-        return "待复核" if language == "zh" else "Not reviewed"
+        return NOT_REVIEWED[language]
     return _pick(DECISIONS, decision, language)
 
 

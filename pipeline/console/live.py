@@ -37,7 +37,7 @@ RECENT = timedelta(hours=24)
 
 @router.get("/live", response_class=HTMLResponse)
 def live_page(request: Request, user: CurrentUser) -> Response:
-    """The live wall (the reader's rooms on air) above the violations of the last 24 hours."""
+    """The live wall (the reader's rooms on air) above the violations stored in the last 24 hours."""
     console = state(request)
     since = datetime.now(UTC) - RECENT
     rows = find_violations(console.store, user.scope, since=since, limit=100)

@@ -18,6 +18,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from pipeline.config import Settings
+from pipeline.console.labels import decision_label
 from pipeline.console.users import add_user
 from pipeline.records import StreamInfo
 from pipeline.warehouse import Store
@@ -80,6 +81,13 @@ def card(driver: webdriver.Chrome, stream_id: str) -> dict[str, str]:
         stream_id,
     )
     return found
+
+
+def check_added_row(driver: webdriver.Chrome, lang: str) -> None:
+    """The row the feed adds reads like the rows the page came with."""
+    WebDriverWait(driver, 3, poll_frequency=0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.new"))
+    added = driver.find_elements(By.CSS_SELECTOR, "tr.new")[0].find_elements(By.TAG_NAME, "td")
+    assert added[-1].text == decision_label(None, lang)  # type: ignore[arg-type]
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
@@ -145,4 +153,5 @@ def test_the_wall_shows_a_new_hit_within_3_s_and_a_stalled_room(
         assert cards(browser)[:3] == expected
         if lang == "en":
             assert card(browser, "wall-b")["state"] == "Stalled: no audio"
+        check_added_row(browser, lang)
         shot(browser, f"wall-{lang}")
