@@ -21,6 +21,7 @@ from pipeline.config import Settings
 from pipeline.console.labels import decision_label
 from pipeline.console.users import add_user
 from pipeline.records import StreamInfo
+from pipeline.reporting.categories import Language
 from pipeline.warehouse import Store
 from pipeline.warehouse.rows import violation_row
 from tests.browser import chrome, require_chromium, screenshot
@@ -83,13 +84,13 @@ def card(driver: webdriver.Chrome, stream_id: str) -> dict[str, str]:
     return found
 
 
-def check_added_row(driver: webdriver.Chrome, lang: str) -> None:
+def check_added_row(driver: webdriver.Chrome, lang: Language) -> None:
     """The row the feed adds reads like the rows the page came with; the stalled room says so."""
     if lang == "en":
         assert card(driver, "wall-b")["state"] == "Stalled: no audio"
     WebDriverWait(driver, 3, poll_frequency=0.1).until(lambda d: d.find_elements(By.CSS_SELECTOR, "tr.new"))
     added = driver.find_elements(By.CSS_SELECTOR, "tr.new")[0].find_elements(By.TAG_NAME, "td")
-    assert added[-1].text == decision_label(None, lang)  # type: ignore[arg-type]
+    assert added[-1].text == decision_label(None, lang)
 
 
 def shot(driver: webdriver.Chrome, name: str) -> None:
@@ -139,7 +140,8 @@ def test_the_wall_shows_a_new_hit_within_3_s_and_a_stalled_room(
     print(f"new hit on the wall {shown_s:.2f} s after it was stored")
 
     log_in(browser, url, "cert")  # everyone's rooms, for the screenshots: a fresh hit marked
-    for lang in ("zh", "en"):
+    languages: tuple[Language, ...] = ("zh", "en")
+    for lang in languages:
         open_wall(browser, url, lang)
         order = cards(browser)
         assert order[0] == "wall-a", order
