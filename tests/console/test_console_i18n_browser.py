@@ -2,9 +2,9 @@
 desktop window and a 390 px phone: no raw code or English word on a Chinese page, no internal
 code on an English one, the navigation kept on error pages, no horizontal overflow at 390 px, and
 trend charts that stay readable with fifty anchors (the ten lowest scores, a search box to add
-others). Screenshots of every page in both languages on the desktop, and of a chosen few on the
-phone, go to test-artifacts/browser/i18n/ (gitignored); they are copied to docs/images/console/
-(docs/console.md, "Languages and small screens").
+others). Screenshots of every page (the login page too) in both languages on the desktop, and of
+a chosen few on the phone, go to test-artifacts/browser/i18n/ (gitignored); they are copied to
+docs/images/console/ (docs/console.md, "Languages and small screens").
 """
 
 from __future__ import annotations
@@ -155,6 +155,18 @@ def log_in(driver: webdriver.Chrome, url: str, username: str) -> None:
     WebDriverWait(driver, 15).until(lambda d: d.find_elements(By.TAG_NAME, "nav"))
 
 
+def check_login_page(driver: webdriver.Chrome, url: str) -> None:
+    """The login page, before anyone logs in, in both languages."""
+    for lang in ("zh", "en"):
+        text = open_page(driver, url, "/login", lang)
+        assert driver.find_elements(By.ID, "login-submit"), text
+        if lang == "zh":
+            assert not english_words(text), english_words(text)
+        else:
+            assert not [t for t in ui_texts(driver) if has_cjk(t) and t != "中文"], text
+        shot(driver, f"login-{lang}")
+
+
 def open_page(driver: webdriver.Chrome, url: str, path: str, lang: str) -> str:
     driver.get(f"{url}{path}{'&' if '?' in path else '?'}lang={lang}")
     WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
@@ -200,6 +212,7 @@ def check_page(driver: webdriver.Chrome, name: str, text: str, lang: str) -> Non
 @pytest.mark.parametrize("store_settings", ["embedded"], indirect=True)
 def test_every_page_in_both_languages_and_on_a_phone(console: str, browser: webdriver.Chrome) -> None:
     url = console
+    check_login_page(browser, url)
     log_in(browser, url, "cert")
     for lang in ("zh", "en"):
         for name, path in PAGES.items():
