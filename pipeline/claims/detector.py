@@ -18,6 +18,7 @@ from pipeline.claims.glitches import SpeechGlitches
 from pipeline.claims.homophones import Correction, HomophoneCorrector
 from pipeline.claims.lexicon import Lexicon, load_lexicon
 from pipeline.claims.matching import Candidate, CandidateFinder, literal_strings
+from pipeline.claims.morphs import MorphReadings
 from pipeline.claims.normalize import Normalised, Normaliser
 from pipeline.claims.segment import Segmentation, chinese_pipeline
 from pipeline.config import LEXICON_DIR
@@ -58,6 +59,7 @@ class Detector:
         self._tokenizer = tokenizer
         self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
         self._glitches = SpeechGlitches(lexicon, self._finder.index, tokenizer.is_common_word)
+        self._morphs = MorphReadings(lexicon)
         # the global context rules that apply to each category, in their order: every candidate
         # is judged against them, so the category filter is applied once here
         self._contexts = {
@@ -86,14 +88,15 @@ class Detector:
             if verdict.reason is None:
                 kept.append(verdict)
         kept.sort(key=lambda v: (v.candidate.start, v.candidate.end, v.candidate.entry.category))
-        return [self._claim(v, normalised) for v in kept]
+        return [self._claim(v, normalised, source) for v in kept]
 
     def normalised(self, text: str, *, source: Source = "speech") -> Normalised:
         """The text as the lexicons see it, with the map of its offsets back to ``text``; speech
+        with its morphs read as the words they stand for (:mod:`pipeline.claims.morphs`), then
         without its fillers, masking marks and stutters (:mod:`pipeline.claims.glitches`)."""
         if source != "speech":
             return self._normalise(text)
-        return self._glitches(self._normalise(text, join_words=True))
+        return self._glitches(self._morphs(self._normalise(text, join_words=True)))
 
     def normalise_text(self, text: str) -> str:
         """The text as the lexicons see it (Simplified, half-width, 百分百 → 100%, …)."""
@@ -153,13 +156,18 @@ class Detector:
             return f"{entry.rule_id} needs"
         return None
 
-    def _claim(self, verdict: Verdict, normalised: Normalised) -> Claim:
+    def _claim(self, verdict: Verdict, normalised: Normalised, source: Source) -> Claim:
         entry = verdict.candidate.entry
         start, end = normalised.span(verdict.candidate.start, verdict.candidate.start + len(verdict.matched))
         term = normalised.original[start:end]
-        # read through a homophone (每白 → 美白) or past a glitch inside the term (美呃白 → 美白)
-        glitched = len(term) != len(verdict.matched)
-        extra = {"read_as": verdict.matched} if verdict.corrected or glitched else {}
+        # read through a homophone (每白 → 美白), past a glitch inside the term (美呃白 → 美白) or
+        # through a morph (免某力 → 免疫力)
+        read = (
+            verdict.corrected
+            or len(term) != len(verdict.matched)
+            or self._normalise(term, join_words=source == "speech").text != verdict.matched
+        )
+        extra = {"read_as": verdict.matched} if read else {}
         return Claim(
             category=entry.category,
             term=term,

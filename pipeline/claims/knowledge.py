@@ -20,11 +20,16 @@ A file looks like::
         sources: [NAME10, COMMON]
         terms: [高血压, 糖尿病, ...]
         asr: true        # also read through homophones in speech (将血压 heard for 降血压)
+      MORPH_READING:
+        note: what anchors say instead of a word, and the word it stands for
+        sources: [AMR]
+        readings: {小糖人: 糖尿病患者, 免某力: 免疫力}   # instead of terms: each term with its reading
 
 Everything is checked when the lexicon loads (:class:`~pipeline.errors.LexiconError` naming the
 file and the list): unknown keys, a list without sources or naming a source the file does not
 describe, empty or duplicated terms, a list name that is not an upper-case macro name, an ``asr``
-that is not true or false.
+that is not true or false, a list with both ``terms`` and ``readings`` (or neither), a reading that
+is empty or the term itself.
 """
 
 from __future__ import annotations
@@ -38,7 +43,7 @@ from pipeline.errors import LexiconError
 
 _FILE_KEYS = frozenset({"name", "version", "description", "sources", "lists", "note"})
 _SOURCE_KEYS = frozenset({"title", "issuer", "date", "url", "note"})
-_LIST_KEYS = frozenset({"asr", "note", "sources", "terms"})
+_LIST_KEYS = frozenset({"asr", "note", "sources", "terms", "readings"})
 _NAME = re.compile(r"[A-Z][A-Z0-9_]*")
 
 
@@ -53,6 +58,9 @@ class TermList:
     # whether speech is read for these words through homophones too (names of diseases and
     # symptoms, which a recogniser garbles: 唐尿病, 高血鸭); off for lists of common words
     asr: bool = False
+    # for a list of readings: each term with the word it stands for (小糖人 → 糖尿病患者), in the
+    # order of ``terms``; empty for a list of terms
+    readings: tuple[str, ...] = ()
 
     @property
     def pattern(self) -> str:
@@ -92,7 +100,13 @@ def _term_list(name: Any, raw: Any, known: set[str], where: str, normalise: Call
     unknown = sorted(set(cited) - known)
     if unknown:
         raise LexiconError(f"{here}: sources: {', '.join(unknown)} not described under sources")
-    terms = raw.get("terms")
+    if ("terms" in raw) == ("readings" in raw):
+        raise LexiconError(f"{here}: expected either terms or readings")
+    readings: list[str] = []
+    if "readings" in raw:
+        terms, readings = _readings(raw["readings"], here, normalise)
+    else:
+        terms = raw["terms"]
     if not isinstance(terms, list) or not terms or not all(isinstance(t, str) and t.strip() for t in terms):
         raise LexiconError(f"{here}: terms: expected a non-empty list of non-empty strings")
     normalised = [normalise(t.strip()) for t in terms]
@@ -102,7 +116,25 @@ def _term_list(name: Any, raw: Any, known: set[str], where: str, normalise: Call
     asr = raw.get("asr", False)
     if not isinstance(asr, bool):
         raise LexiconError(f"{here}: asr: expected true or false, got {asr!r}")
-    return TermList(name, tuple(normalised), tuple(cited), where, asr)
+    return TermList(name, tuple(normalised), tuple(cited), where, asr, tuple(readings))
+
+
+def _readings(raw: Any, here: str, normalise: Callable[[str], str]) -> tuple[list[str], list[str]]:
+    """The terms and their readings of a ``readings`` mapping (term: reading), normalised."""
+    if not isinstance(raw, dict) or not raw:
+        raise LexiconError(f"{here}: readings: expected a non-empty mapping of each term to its reading")
+    terms, readings = [], []
+    for said, meant in raw.items():
+        if not isinstance(said, str) or not said.strip():
+            raise LexiconError(f"{here}: readings: {said!r}: expected a non-empty string")
+        if not isinstance(meant, str) or not meant.strip():
+            raise LexiconError(f"{here}: readings: {said}: expected the word it stands for, got {meant!r}")
+        term, reading = normalise(said.strip()), normalise(meant.strip())
+        if term == reading:
+            raise LexiconError(f"{here}: readings: {term}: reads as itself")
+        terms.append(term)
+        readings.append(reading)
+    return terms, readings
 
 
 def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) -> None:

@@ -84,6 +84,31 @@ class Normalised:
             tuple(ends[i] for i in kept),
         )
 
+    def replaced(self, spans: Iterable[tuple[int, int, str]]) -> Normalised:
+        """The same text with each ``[start, end)`` (normalised offsets, in order, not overlapping)
+        read as the string given with it; every character of a reading maps back to the whole
+        span it replaces (a match over 小糖人 read as 糖尿病患者 reports 小糖人)."""
+        starts = self.starts if self.starts is not None else range(len(self.text))
+        ends = self.ends if self.ends is not None else range(1, len(self.text) + 1)
+        text: list[str] = []
+        new_starts: list[int] = []
+        new_ends: list[int] = []
+        last = 0
+        for start, end, reading in spans:
+            text.append(self.text[last:start])
+            new_starts.extend(starts[last:start])
+            new_ends.extend(ends[last:start])
+            text.append(reading)
+            new_starts.extend([starts[start]] * len(reading))
+            new_ends.extend([ends[end - 1]] * len(reading))
+            last = end
+        if last == 0:
+            return self
+        text.append(self.text[last:])
+        new_starts.extend(starts[last:])
+        new_ends.extend(ends[last:])
+        return Normalised("".join(text), self.original, tuple(new_starts), tuple(new_ends))
+
 
 class Normaliser:
     """Normalises texts; build once (the Traditional → Simplified table takes ~0.1 s)."""
