@@ -57,7 +57,8 @@ class Detector:
         }
         asr_words.update(t for k in lexicon.knowledge if k.asr for t in k.terms)
         self._tokenizer = tokenizer
-        self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word)
+        stand_ins = [t for k in lexicon.knowledge if k.name == "MORPH_STAND_IN" for t in k.terms]
+        self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word, stand_ins)
         self._glitches = SpeechGlitches(lexicon, self._finder.index, tokenizer.is_common_word)
         self._morphs = MorphReadings(lexicon)
         # the global context rules that apply to each category, in their order: every candidate

@@ -18,6 +18,11 @@ unlikely to be a different, real word:
 A *weak* correction (toneless match, or a real word) is still made, but a claim may only rely on
 it when the claim has at least two more characters beside it (一生推荐 → 医生推荐 is an
 endorsement; 我的一生 is nothing, and neither is 别指望 → 别之王).
+
+Rooms that mask their words also put a stand-in character (某, 母, 抹…: ``stand_ins``) where one
+syllable of a word should be (免某力, 免牡粒 for 免疫力). A word of three or more characters is
+read where every syllable but one (not the first) reads like it and that one is a stand-in; such
+a correction is always weak.
 """
 
 from __future__ import annotations
@@ -62,8 +67,10 @@ class HomophoneCorrector:
         self,
         vocabulary: Iterable[str],
         is_word: Callable[[str], bool],
+        stand_ins: Iterable[str] = (),
     ) -> None:
         self._is_word = is_word
+        self._stand_ins = frozenset(stand_ins)
         self._vocabulary = frozenset(w for w in vocabulary if len(w) >= 2 and _HAN.match(w))
         # by the first toneless syllable, then the second: most characters of a transcript start
         # no lexicon word's reading, and one look-up says so
@@ -92,12 +99,16 @@ class HomophoneCorrector:
         toneless = self._syllables(text)
         index = self._index
         found: list[Correction] = []
+        stand_ins = self._stand_ins
         for i in range(len(text) - 1):
             seconds = index.get(toneless[i])
             if seconds is not None:
                 words = seconds.get(toneless[i + 1])
                 if words is not None:
                     self._candidates(text, toneless, i, words, found)
+                if stand_ins and (text[i + 1] in stand_ins or text[i + 2 : i + 3] in stand_ins):
+                    for group in seconds.values():  # a stand-in for the second syllable or later
+                        self._masked(text, toneless, i, group, found)
         if not found:
             return text, ()
         chosen = self._choose(found, list(exact), segmentation.aligned)
@@ -141,6 +152,26 @@ class HomophoneCorrector:
                 same = rest == toneless[i + 2 : end]
             if same:
                 found.append(Correction(i, end, heard, word.text, self._strong(word, heard)))
+
+    def _masked(
+        self, text: str, toneless: list[str], i: int, words: list[_Word], found: list[Correction]
+    ) -> None:
+        """Add the corrections at ``i`` by the words of three or more characters that read like it
+        but for one syllable after the first, where a stand-in character is (免某力 → 免疫力)."""
+        for word in words:
+            end = i + len(word.text)
+            if len(word.text) < 3 or end > len(text) or len(word.toneless) != len(word.text):
+                continue
+            heard = text[i:end]
+            if heard == word.text or heard in self._vocabulary:
+                continue
+            masked = [j for j in range(1, len(word.text)) if word.toneless[j] != toneless[i + j]]
+            if (
+                len(masked) == 1
+                and heard[masked[0]] in self._stand_ins
+                and heard[masked[0]] != word.text[masked[0]]
+            ):
+                found.append(Correction(i, end, heard, word.text, strong=False))
 
     def _strong(self, word: _Word, heard: str) -> bool:
         if len(word.text) >= 3:

@@ -68,8 +68,8 @@ def test_the_same_words_unread_are_no_claim_without_the_readings(tmp_path: Path)
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: text.index(f"  {READINGS_LIST}:")], encoding="utf-8")
     without = Detector(load_lexicon(copy, NORMALISE))
-    said = ["小唐人都可以放心吃", "这个能提高免毛粒", "这个对小便小秘很管用", "白大褂都推荐"]
-    assert [without.detect(text) for text in said] == [[], [], [], []]
+    said = ["小唐人都可以放心吃", "这个对小便小秘很管用", "白大褂都推荐"]
+    assert [without.detect(text) for text in said] == [[], [], []]
     assert all(load_detector().detect(text) for text in said)
 
 
@@ -132,3 +132,20 @@ def test_a_reading_maps_back_to_the_whole_span_it_replaces(
     assert read.text == "".join(expected) + base.text[last:]
     for i in range(last, len(base.text)):
         assert read.span(i + shift, i + shift + 1) == base.span(i, i + 1)
+
+
+def test_a_stand_in_for_one_syllable_is_read_through_as_a_weak_homophone(tmp_path: Path) -> None:
+    """免牟利 is no reading of the list: 牟 stands in for 疫 (MORPH_STAND_IN) and 利 reads like 力."""
+    claims = load_detector().detect("吃了提高免牟利")
+    assert [(c.rule_id, c.term, c.extra["read_as"]) for c in claims] == [
+        ("EFF-HEALTH-FUNCTION", "提高免牟利", "提高免疫力")
+    ]
+    assert load_detector().detect("免牟利") == []  # weak: nothing around it to rely on
+    copy = copied_lexicons(tmp_path)
+    edit(copy / "knowledge/speech.yaml", "    terms: [某, 母, 抹, 膜, 毛, 牡, 牟, 谋]\n", "    terms: [某]\n")
+    assert Detector(load_lexicon(copy, NORMALISE)).detect("吃了提高免牟利") == []
+
+
+@pytest.mark.parametrize("text", ["羊毛衫很保暖", "父母都说好", "这件毛衣是纯羊毛的", "抹茶味的很好喝"])
+def test_stand_in_characters_in_ordinary_words_stay_what_they_are(detector: Detector, text: str) -> None:
+    assert detector.detect(text) == []
