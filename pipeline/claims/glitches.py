@@ -14,7 +14,11 @@ What is dropped is data (``lexicons/knowledge/speech.yaml``):
   or a masked name (``MORPH_DETERMINER``: 某个, 某品牌, 某宝, 张某某);
 - the first of two equal Chinese characters where the pair is no common word (效效, 临临) and
   nothing of the lexicon holds it as written (痘痘, 个子蹭蹭长), or where a lexicon word starts
-  right after it (美美白: 美美 is a word, but 美白 follows). Numerals are never collapsed (一百九九).
+  right after it (美美白: 美美 is a word, but 美白 follows). Numerals are never collapsed (一百九九);
+- ``MORPH_INFIX`` (什么) inside a word, where leaving it out makes a word the lexicons or the
+  knowledge lists hold (老年什么斑 → 老年斑, 晒什么斑 → 晒斑, 国什么家 → 国家; not 有什么问题);
+- ``MORPH_PAIR`` (小) said before each half of a word (小帮小助 → 帮助, 小便小秘 → 便秘), where the
+  two halves make a common word or one the lexicons hold (not 小猫小狗).
 """
 
 from __future__ import annotations
@@ -38,8 +42,19 @@ class SpeechGlitches:
         self._fillers = frozenset(_chars(lists.get("SPEECH_FILLER", ())))
         self._marks = frozenset(_chars(lists.get("MORPH_MARK", ())))
         self._determiners = frozenset(_chars(lists.get("MORPH_DETERMINER", ())))
+        self._infixes = tuple(lists.get("MORPH_INFIX", ()))
+        self._pairs = frozenset(_chars(lists.get("MORPH_PAIR", ())))
         self._index = index
         self._is_word = is_word
+        # what an infix or a pair may be left out for: the strings of the lexicons and the lists
+        self._words = frozenset(
+            w for w in (*index.strings, *(t for k in lexicon.knowledge for t in k.terms)) if len(w) >= 2
+        )
+        self._longest = max((len(w) for w in self._words), default=0)
+        spoken = [re.escape(i) for i in self._infixes] + [
+            f"{re.escape(p)}[{_HAN}]{re.escape(p)}" for p in self._pairs
+        ]
+        self._spoken = re.compile("|".join(spoken)) if spoken else None
         # doubled characters that a lexicon or knowledge word or an entry's pattern holds as
         # written (痘痘, 斑斑, 个子蹭蹭长): kept
         vocabulary = [
@@ -55,11 +70,40 @@ class SpeechGlitches:
         self._cue = re.compile((f"[{re.escape(cues)}]|" if cues else "") + f"([{_HAN}])(?=\\1)")
 
     def __call__(self, normalised: Normalised) -> Normalised:
+        if self._spoken is not None and self._spoken.search(normalised.text) is not None:
+            normalised = normalised.without(self._spoken_inside(normalised.text))
         text = normalised.text
         if self._cue.search(text) is None:
             return normalised
         dropped = self._dropped(text)
         return normalised.without(dropped) if dropped else normalised
+
+    def _spoken_inside(self, text: str) -> list[int]:
+        """The offsets of the infixes (老年什么斑) and pairs (小帮小助) said inside a word."""
+        assert self._spoken is not None
+        dropped: list[int] = []
+        for match in self._spoken.finditer(text):
+            start, end = match.span()
+            if not (start > 0 and end < len(text) and _is_han(text[start - 1]) and _is_han(text[end])):
+                continue
+            if match.group() in self._infixes:
+                if self._spans_a_word(text[:start], text[end:]):
+                    dropped.extend(range(start, end))
+            else:  # 小A小B: A and B make a word
+                halves = text[start + 1] + text[end]
+                if self._is_word(halves) or halves in self._words:
+                    dropped.extend((start, start + 2))
+        return dropped
+
+    def _spans_a_word(self, before: str, after: str) -> bool:
+        """Whether a word of the lexicons runs from the end of ``before`` into ``after``."""
+        left, right = before[-(self._longest - 1) :], after[: self._longest - 1]
+        joined, junction = left + right, len(left)
+        return any(
+            joined[i:j] in self._words
+            for i in range(max(0, junction - self._longest + 1), junction)
+            for j in range(junction + 1, min(len(joined), i + self._longest) + 1)
+        )
 
     def _dropped(self, text: str) -> list[int]:
         dropped: list[int] = []

@@ -22,6 +22,10 @@ def detector() -> Detector:
         ("我们过临临床床验证", "我们过临床验证"),  # stuttered characters
         ("有班但美美白直接", "有班但美白直接"),  # 美美 is a word, but 美白 runs on from it
         ("效效果很好", "效果很好"),
+        ("老年什么斑晒什么斑都能管", "老年斑晒斑都能管"),  # an infix inside a word the lists hold
+        ("对关节有道小帮小助", "对关节有道帮助"),  # 小 before each half of a word
+        ("有什么问题尽管问", "有什么问题尽管问"),  # no word is left when 什么 goes
+        ("小猫小狗都喜欢", "小猫小狗都喜欢"),  # 猫狗 is no word
         # kept: a determiner 某, a doubled lexicon word, common doubled words, numerals
         ("某品牌的某个主播说", "某品牌的某个主播说"),
         ("痘痘没了", "痘痘没了"),

@@ -68,7 +68,7 @@ def test_the_same_words_unread_are_no_claim_without_the_readings(tmp_path: Path)
     text = path.read_text(encoding="utf-8")
     path.write_text(text[: text.index(f"  {READINGS_LIST}:")], encoding="utf-8")
     without = Detector(load_lexicon(copy, NORMALISE))
-    said = ["小唐人都可以放心吃", "这个对小便小秘很管用", "白大褂都推荐"]
+    said = ["小唐人都可以放心吃", "某样某店卖一百九十九米", "白大褂都推荐"]
     assert [without.detect(text) for text in said] == [[], [], []]
     assert all(load_detector().detect(text) for text in said)
 
