@@ -166,7 +166,10 @@ class Detector:
         read = (
             verdict.corrected
             or len(term) != len(verdict.matched)
-            or self._normalise(term, join_words=source == "speech").text != verdict.matched
+            or (
+                term != verdict.matched
+                and self._normalise(term, join_words=source == "speech").text != verdict.matched
+            )
         )
         extra = {"read_as": verdict.matched} if read else {}
         return Claim(

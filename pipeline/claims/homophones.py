@@ -99,7 +99,7 @@ class HomophoneCorrector:
         toneless = self._syllables(text)
         index = self._index
         found: list[Correction] = []
-        stand_ins = self._stand_ins
+        stand_ins = self._stand_ins if not self._stand_ins.isdisjoint(text) else frozenset()
         for i in range(len(text) - 1):
             seconds = index.get(toneless[i])
             if seconds is not None:

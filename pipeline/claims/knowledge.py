@@ -145,14 +145,30 @@ def _check_keys(data: Mapping[str, Any], allowed: frozenset[str], where: str) ->
 
 def trie_pattern(terms: Iterable[str]) -> str:
     """An alternation of ``terms`` that tries no prefix twice (高血压|高血糖 → 高血(?:压|糖)), so a
-    regex over hundreds of words stays fast; longer words are tried before their prefixes."""
+    regex over hundreds of words stays fast; longer words are tried before their prefixes.
+
+    Where the words start with many different characters, a look-ahead for the set of them comes
+    first: Python's ``re`` tries the branches of an alternation one by one at every position, and
+    one look-up in a character set says most positions start none of them."""
     trie: dict[str, Any] = {}
     for term in terms:
         node = trie
         for char in term:
             node = node.setdefault(char, {})
         node[""] = {}
-    return _pattern(trie)
+    pattern = _pattern(trie)
+    firsts = sorted(char for char in trie if char)
+    if len(firsts) >= _LOOKAHEAD_FROM and "" not in trie:
+        return f"(?=[{''.join(_in_set(c) for c in firsts)}]){pattern}"
+    return pattern
+
+
+_LOOKAHEAD_FROM = 8  # first characters from which a look-ahead pays
+
+
+def _in_set(char: str) -> str:
+    """``char`` as a member of a character set."""
+    return "\\" + char if char in "\\]^-[" else char
 
 
 def _pattern(node: Mapping[str, Any]) -> str:

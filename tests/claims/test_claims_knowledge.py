@@ -93,13 +93,30 @@ def test_a_list_marked_asr_is_read_through_homophones_in_speech(tmp_path: Path) 
     assert unmarked.detect("这个膏药能缓解老寒腿")  # as written, it is read either way
 
 
-@given(st.lists(st.text(alphabet="高血压糖尿病癌症a.*?", min_size=1, max_size=5), min_size=1, max_size=12))
+@given(
+    st.lists(st.text(alphabet="高血压糖尿病癌症a.*?]^-[\\", min_size=1, max_size=5), min_size=1, max_size=16)
+)
 def test_the_trie_pattern_matches_exactly_the_terms(terms: list[str]) -> None:
+    """Also with the look-ahead for the first characters (8 or more), set characters among them."""
     pattern = re.compile(trie_pattern(terms))
     for term in terms:
         assert pattern.fullmatch(term)
-    for other in ("x", "高", "尿病癌"):
+    for other in ("x", "高", "尿病癌", "]", "-"):
         assert bool(pattern.fullmatch(other)) == (other in terms)
+    assert [m.group() for m in pattern.finditer("x" + "x".join(terms))] == [
+        m.group()
+        for m in re.finditer(
+            "|".join(map(re.escape, sorted(terms, key=len, reverse=True))), "x" + "x".join(terms)
+        )
+    ]
+
+
+def test_a_trie_of_many_first_characters_looks_ahead_for_them() -> None:
+    terms = ["高血压", "糖尿病", "癌症", "痛风", "湿疹", "失眠", "便秘", "]x", "-y", "^z"]
+    pattern = trie_pattern(terms)
+    assert pattern.startswith("(?=[")
+    assert all(re.fullmatch(pattern, t) for t in terms)
+    assert re.search(pattern, "x^y-z]") is None
 
 
 @pytest.mark.parametrize(
