@@ -38,7 +38,7 @@ _CN_DIGITS = {
 }
 _REWRITE_PATTERN = (
     r"百分之(?:一)?百|百分百"
-    r"|百分之(?P<cn>[零〇一二两三四五六七八九十]{1,3})(?:点(?P<frac>[零〇一二两三四五六七八九]{1,2}))?"
+    r"|百分之(?P<cn>[零〇一二两三四五六七八九十]{1,3})(?![百千万])(?:点(?P<frac>[零〇一二两三四五六七八九]{1,2}))?"
     r"|(?<![a-z0-9])no\s*[.:]?\s*1(?![0-9])"
     r"|(?<![a-z0-9])top\s*\.?\s*1(?![0-9])"
     r"|第1(?![0-9])"
@@ -196,9 +196,15 @@ def _replacement(match: re.Match[str]) -> str:
 
 
 def _chinese_number(text: str) -> int | None:
-    """Chinese numerals up to 99 (一, 十, 十五, 五十, 九十九); None for anything else."""
+    """Chinese numerals up to 99 (一, 十, 十五, 五十, 九十九), and up to 100 read digit by digit as
+    speech says them (九九, 一零零); None for anything else."""
     if "十" not in text:
-        return _CN_DIGITS[text] if len(text) == 1 and text in _CN_DIGITS else None
+        if len(text) == 1:
+            return _CN_DIGITS.get(text)
+        if text[0] not in "零〇" and all(c in _CN_DIGITS and c != "两" for c in text):
+            number = int("".join(str(_CN_DIGITS[c]) for c in text))
+            return number if number <= 100 else None
+        return None
     tens, _, units = text.partition("十")
     if len(tens) > 1 or len(units) > 1 or "十" in units:
         return None
