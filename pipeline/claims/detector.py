@@ -15,7 +15,7 @@ from typing import Literal
 
 from pipeline.claims.conditions import Layout
 from pipeline.claims.glitches import SpeechGlitches
-from pipeline.claims.homophones import Correction, HomophoneCorrector
+from pipeline.claims.homophones import STAND_INS_LIST, Correction, HomophoneCorrector
 from pipeline.claims.lexicon import Lexicon, load_lexicon
 from pipeline.claims.matching import Candidate, CandidateFinder, literal_strings
 from pipeline.claims.morphs import MorphReadings
@@ -57,7 +57,7 @@ class Detector:
         }
         asr_words.update(t for k in lexicon.knowledge if k.asr for t in k.terms)
         self._tokenizer = tokenizer
-        stand_ins = [t for k in lexicon.knowledge if k.name == "MORPH_STAND_IN" for t in k.terms]
+        stand_ins = [t for k in lexicon.knowledge if k.name == STAND_INS_LIST for t in k.terms]
         self._homophones = HomophoneCorrector(asr_words, tokenizer.is_common_word, stand_ins)
         self._glitches = SpeechGlitches(lexicon, self._finder.index, tokenizer.is_common_word)
         self._morphs = MorphReadings(lexicon)

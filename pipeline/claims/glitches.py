@@ -46,10 +46,9 @@ class SpeechGlitches:
         self._pairs = frozenset(_chars(lists.get("MORPH_PAIR", ())))
         self._index = index
         self._is_word = is_word
+        words = [*index.strings, *(t for k in lexicon.knowledge for t in k.terms)]
         # what an infix or a pair may be left out for: the strings of the lexicons and the lists
-        self._words = frozenset(
-            w for w in (*index.strings, *(t for k in lexicon.knowledge for t in k.terms)) if len(w) >= 2
-        )
+        self._words = frozenset(w for w in words if len(w) >= 2)
         self._longest = max((len(w) for w in self._words), default=0)
         spoken = [re.escape(i) for i in self._infixes] + [
             f"{re.escape(p)}[{_HAN}]{re.escape(p)}" for p in self._pairs
@@ -57,11 +56,7 @@ class SpeechGlitches:
         self._spoken = re.compile("|".join(spoken)) if spoken else None
         # doubled characters that a lexicon or knowledge word or an entry's pattern holds as
         # written (痘痘, 斑斑, 个子蹭蹭长): kept
-        vocabulary = [
-            *index.strings,
-            *(t for k in lexicon.knowledge for t in k.terms),
-            *(e.regex.pattern for e in lexicon.entries if e.regex is not None),
-        ]
+        vocabulary = [*words, *(e.regex.pattern for e in lexicon.entries if e.regex is not None)]
         self._held = frozenset(
             w[j : j + 2] for w in vocabulary for j in range(len(w) - 1) if w[j] == w[j + 1]
         )

@@ -35,6 +35,7 @@ from pypinyin import Style, lazy_pinyin, pinyin
 
 from pipeline.claims.segment import Segmentation
 
+STAND_INS_LIST = "MORPH_STAND_IN"  # the knowledge list of stand-in characters
 _HAN = re.compile(r"^[\u3400-\u9fff]+$")
 _TONE = re.compile(r"[1-5]$")
 
@@ -166,11 +167,7 @@ class HomophoneCorrector:
             if heard == word.text or heard in self._vocabulary:
                 continue
             masked = [j for j in range(1, len(word.text)) if word.toneless[j] != toneless[i + j]]
-            if (
-                len(masked) == 1
-                and heard[masked[0]] in self._stand_ins
-                and heard[masked[0]] != word.text[masked[0]]
-            ):
+            if len(masked) == 1 and heard[masked[0]] in self._stand_ins:
                 found.append(Correction(i, end, heard, word.text, strong=False))
 
     def _strong(self, word: _Word, heard: str) -> bool:

@@ -33,9 +33,6 @@ class MorphReadings:
         # longest morph first at each position (the trie tries longer words before their prefixes)
         self._pattern = re.compile(trie_pattern(self._readings)) if self._readings else None
 
-    def __len__(self) -> int:
-        return len(self._readings)
-
     def __call__(self, normalised: Normalised) -> Normalised:
         if self._pattern is None:
             return normalised

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.claims import Detector, load_detector
+from pipeline.claims import Detector
 from pipeline.claims.crossval import (
     NEVER,
     Observation,
@@ -35,11 +35,6 @@ def dev_lines() -> list[Example]:
     """The development part of the real corpus (held-out lines are never read here)."""
     lines = [e for path in data_files(REAL) for _, e in read_examples(path) if isinstance(e, Example)]
     return [e for e in lines if e.part == "dev"]
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return load_detector()
 
 
 def test_lines_sharing_a_doc_or_a_url_are_one_source_transitively() -> None:

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.claims import Detector, load_detector
+from pipeline.claims import Detector
 from pipeline.claims.normalize import Normaliser
-from pipeline.config import PROJECT_ROOT
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return load_detector(PROJECT_ROOT / "lexicons")
 
 
 @pytest.mark.parametrize(

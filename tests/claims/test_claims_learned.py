@@ -7,18 +7,13 @@ import json
 
 import pytest
 
-from pipeline.claims import Detector, load_detector
+from pipeline.claims import Detector
 from pipeline.claims.learned import LearnedModel, WithLearned, train
 from tests.paths import DATA
 
 AUTHORED = [
     json.loads(line) for line in (DATA / "claims" / "dev.jsonl").read_text(encoding="utf-8").splitlines()
 ]
-
-
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return load_detector()
 
 
 @pytest.fixture(scope="module")

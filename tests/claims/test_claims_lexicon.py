@@ -18,11 +18,6 @@ LEXICONS = PROJECT_ROOT / "lexicons"
 NORMALISE = Normaliser().text
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return load_detector(LEXICONS)
-
-
 def test_the_shipped_lexicons_cover_every_category(detector: Detector) -> None:
     entries = detector.lexicon.entries
     assert {e.category for e in entries} == set(CATEGORIES)

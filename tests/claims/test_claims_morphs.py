@@ -18,11 +18,6 @@ from tests.claims.lexicon_copies import copied_lexicons, edit
 NORMALISE = Normaliser().text
 
 
-@pytest.fixture(scope="module")
-def detector() -> Detector:
-    return load_detector()
-
-
 @pytest.mark.parametrize(
     ("text", "read"),
     [
