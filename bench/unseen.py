@@ -28,7 +28,7 @@ from io import BytesIO
 from pathlib import Path
 
 from pipeline.claims import load_detector
-from pipeline.claims.evaluation import Example, Report, data_files, read_examples
+from pipeline.claims.evaluation import Example, Report, data_files, parse_example
 from pipeline.claims.learned import train
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,11 +63,11 @@ def lines(data: Path) -> list[Line]:
     """Every labelled line of the corpus with its collection (round4 for the fresh held-out set)."""
     out = []
     for path in data_files(data) + data_files(data / "round4"):
-        collections = [json.loads(raw).get("collection") for raw in path.read_text("utf-8").splitlines()]
-        for (_, example), collection in zip(read_examples(path), collections, strict=True):
-            if isinstance(example, Example):
-                name = "round4" if path.parent.name == "round4" else str(collection or 1)
-                out.append(Line(example, name))
+        for raw in path.read_text("utf-8").splitlines():
+            if raw.strip():
+                record = json.loads(raw)
+                name = "round4" if path.parent.name == "round4" else str(record.get("collection") or 1)
+                out.append(Line(parse_example(record), name))
     return out
 
 
